@@ -1,0 +1,80 @@
+# Two commands for a newcomer: `make run` and `make test`. Every target does the set-up
+# it needs first and does nothing that is already done.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+BIN         := $(VENV)/bin
+RASA        := $(BIN)/rasa
+SPACY_MODEL := build/spacy_pipeline
+MODEL       := models/cart-assistant.tar.gz
+UV          := $(or $(shell command -v uv 2>/dev/null),build/uv/bin/uv)
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL := 3
+# No telemetry or error reports leave this machine: families write about their children.
+export RASA_TELEMETRY_ENABLED := false
+export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
+
+TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml) \
+                   $(SPACY_MODEL)/.built content/red_flags.yml \
+                   components/red_flag_override.py actions/safety.py
+
+.PHONY: help install train run shell test lint validate test-stories test-nlu test-py bench clean
+
+help:
+	@echo "make run    set up, train if needed, and start the assistant (REST + socket.io)"
+	@echo "make test   set up, train if needed, and run every test"
+	@echo "make shell  talk to the assistant in the terminal (staff)"
+	@echo "make bench  speed and memory figures"
+
+build/uv/bin/uv:
+	@python=$$(scripts/find-python310) && $$python -m venv build/uv && build/uv/bin/pip install --quiet uv
+
+$(BIN)/.installed: pyproject.toml uv.lock | $(UV)
+	@python=$$(scripts/find-python310) && $(UV) sync --frozen --python "$$python"
+	@touch $@
+
+$(SPACY_MODEL)/.built: $(BIN)/.installed components/spacy_pipeline.py content/entity_patterns.yml
+	$(BIN)/python -m components.spacy_pipeline $(SPACY_MODEL)
+	@touch $@
+
+install: $(BIN)/.installed $(SPACY_MODEL)/.built
+
+# Retrains only when training data, config or the spaCy pipeline changed. --force:
+# Rasa's own cache does not see a rebuilt spaCy pipeline.
+$(MODEL): $(TRAINING_INPUTS) | install
+	$(RASA) train --force --fixed-model-name cart-assistant --out models
+	@touch $@
+
+train: $(MODEL)
+
+run: train
+	scripts/start-servers.sh run
+
+shell: train
+	scripts/start-servers.sh shell
+
+lint: install
+	$(BIN)/ruff check actions components tests scripts
+
+validate: install
+	$(RASA) data validate
+
+test-stories: train
+	$(RASA) test core --stories tests/test_stories.yml --model $(MODEL) \
+	  --fail-on-prediction-errors --out results/stories
+
+test-nlu: train
+	$(RASA) test nlu --nlu tests/nlu_test.yml --model $(MODEL) --out results/nlu
+	$(BIN)/python scripts/check_nlu_report.py results/nlu --min-f1 0.90
+
+test-py: train
+	$(BIN)/pytest
+
+test: lint validate test-stories test-nlu test-py
+
+bench: train
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf build models results reports .rasa var

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Starts the action server and the Rasa server on loopback and stops both together.
+#   scripts/start-servers.sh run     Rasa server with the REST and socket.io channels
+#   scripts/start-servers.sh shell   the Rasa shell, for staff testing conversations
+set -euo pipefail
+mode=${1:-run}
+cd "$(dirname "$0")/.."
+: "${RASA_HOST:=127.0.0.1}" "${RASA_PORT:=5005}" "${ACTION_PORT:=5055}"
+export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://127.0.0.1:${ACTION_PORT}/webhook}
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false
+model=models/cart-assistant.tar.gz
+mkdir -p var
+
+.venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" >var/action-server.log 2>&1 &
+action_pid=$!
+trap 'kill $action_pid 2>/dev/null || true' EXIT INT TERM
+
+if [ "$mode" = shell ]; then
+  echo "Action server starting on port $ACTION_PORT (log: var/action-server.log)."
+  echo "Rasa shell: type a message; /stop ends the session."
+  .venv/bin/rasa shell --model "$model" --endpoints endpoints.yml
+else
+  cat <<MSG
+Starting the assistant (model loading takes about half a minute)...
+  REST channel:      POST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook  {"sender": "...", "message": "..."}
+  socket.io channel: http://$RASA_HOST:$RASA_PORT/socket.io
+  Action server:     $ACTION_ENDPOINT_URL (log: var/action-server.log)
+Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"me","message":"what is car t"}'
+Stop with Ctrl-C.
+MSG
+  .venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentials credentials.yml \
+    --interface "$RASA_HOST" --port "$RASA_PORT" --cors "http://$RASA_HOST:$RASA_PORT"
+fi

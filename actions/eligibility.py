@@ -25,8 +25,29 @@ YES, NO, UNSURE = "yes", "no", "unsure"
 _NUMBER_WORDS = {
     word: value
     for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
     )
 }
 _NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "a": 1, "an": 1})
@@ -45,7 +66,11 @@ def parse_age(value: Any) -> float | None:
             years = float(match.group(1).replace(",", "."))
         else:
             words = re.findall(r"[a-z]+", text)
-            numbers = [_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS and w not in ("a", "an")]
+            if {"hundred", "thousand", "million"} & set(words):
+                return None  # never an age we should guess at
+            numbers = [
+                _NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS and w not in ("a", "an")
+            ]
             if not numbers:
                 return None
             years = float(sum(numbers))  # "twenty two" -> 22
@@ -58,8 +83,12 @@ def parse_age(value: Any) -> float | None:
     return round(years, 2)
 
 
-_NOT_B_ALL = re.compile(r"\bt[- ]?cell\b|\bt-all\b|\baml\b|\bmyeloid\b|\bcml\b|neuroblastoma|lymphoma")
-_B_ALL = re.compile(r"\b(pre[- ]?)?b[- ]?(cell )?(precursor )?(all|acute|lymphoblastic|leuka?emia)\b|\bb-all\b")
+_NOT_B_ALL = re.compile(
+    r"\bt[- ]?cell\b|\bt-all\b|\baml\b|\bmyeloid\b|\bcml\b|neuroblastoma|lymphoma"
+)
+_B_ALL = re.compile(
+    r"\b(pre[- ]?)?b[- ]?(cell )?(precursor )?(all|acute|lymphoblastic|leuka?emia)\b|\bb-all\b"
+)
 
 
 def parse_diagnosis(value: Any) -> str | None:
@@ -115,7 +144,10 @@ class ValidateEligibilityForm(FormValidationAction):
         return "validate_eligibility_form"
 
     def validate_patient_age(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
         years = parse_age(slot_value)
@@ -124,13 +156,19 @@ class ValidateEligibilityForm(FormValidationAction):
         return {"patient_age": years}
 
     def validate_has_bcell_all(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
         return {"has_bcell_all": parse_diagnosis(slot_value)}
 
     def validate_relapsed_or_refractory(
-        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
         return {"relapsed_or_refractory": parse_relapse(slot_value)}

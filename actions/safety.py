@@ -59,7 +59,7 @@ def _normalise(text: str) -> str:
 
 
 def _describes_someone_now(message: str, rules: RedFlagRules) -> bool:
-    """"my son has ..." counts; "will my son have ..." is a hypothetical question."""
+    """ "my son has ..." counts; "will my son have ..." is a hypothetical question."""
     pattern = rules.happening_now["subject_and_state"]
     match = pattern.search(message)
     while match:  # overlapping matches: "what do i do if my child has ..."

@@ -27,9 +27,7 @@ EMERGENCY_INTENT = "emergency"
 RED_FLAG_KEY = "red_flag"
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class RedFlagOverride(GraphComponent):
     """Deterministic safety net over the intent classifier."""
 
@@ -60,14 +58,18 @@ class RedFlagOverride(GraphComponent):
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
         message.set(
             RED_FLAG_KEY,
-            {"verdict": assessment.verdict.value, "signs": list(assessment.signs),
-             "predicted_intent": predicted},
+            {
+                "verdict": assessment.verdict.value,
+                "signs": list(assessment.signs),
+                "predicted_intent": predicted,
+            },
             add_to_output=True,
         )
         if assessment.verdict is Verdict.EMERGENCY:
             # Never logs the text: families describe their children here.
-            logger.info("Red-flag override: %s -> emergency (%s)", predicted,
-                        ",".join(assessment.signs))
+            logger.info(
+                "Red-flag override: %s -> emergency (%s)", predicted, ",".join(assessment.signs)
+            )
             top = {INTENT_NAME_KEY: EMERGENCY_INTENT, "confidence": 1.0}
             rest = [r for r in ranking if r.get(INTENT_NAME_KEY) != EMERGENCY_INTENT]
             message.set(INTENT, top, add_to_output=True)

@@ -1,0 +1,138 @@
+"""Starts the real action server and Rasa server on loopback for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from tests.action_helper import ROOT
+
+MODEL = ROOT / "models" / "cart-assistant.tar.gz"
+RASA = ROOT / ".venv" / "bin" / "rasa"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Servers:
+    rasa_url: str
+    action_url: str
+    logs: Path
+
+    def say(self, sender: str, message: object, timeout: float = 30) -> list[dict]:
+        response = requests.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=timeout,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def texts(self, sender: str, message: str) -> str:
+        return "\n\n".join(m.get("text", "") for m in self.say(sender, message))
+
+    def log_tail(self) -> str:
+        return "\n".join(
+            p.read_text(errors="replace")[-3000:] for p in sorted(self.logs.glob("*.log"))
+        )
+
+
+def _wait(url: str, process: subprocess.Popen, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {process.returncode}")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+@contextmanager
+def running_servers(logs: Path, extra_env: dict[str, str] | None = None) -> Iterator[Servers]:
+    if not MODEL.exists():
+        raise RuntimeError(f"{MODEL} is missing: run `make train` (make test does it).")
+    rasa_port, action_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+        **(extra_env or {}),
+    }
+    logs.mkdir(parents=True, exist_ok=True)
+    processes: list[subprocess.Popen] = []
+    try:
+        with (
+            open(logs / "action-server.log", "w") as action_log,
+            open(logs / "rasa-server.log", "w") as rasa_log,
+        ):
+            processes.append(
+                subprocess.Popen(
+                    [
+                        str(RASA),
+                        "run",
+                        "actions",
+                        "--actions",
+                        "actions",
+                        "--port",
+                        str(action_port),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=action_log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+            processes.append(
+                subprocess.Popen(
+                    [
+                        str(RASA),
+                        "run",
+                        "--model",
+                        str(MODEL),
+                        "--endpoints",
+                        "endpoints.yml",
+                        "--credentials",
+                        "credentials.yml",
+                        "--interface",
+                        "127.0.0.1",
+                        "--port",
+                        str(rasa_port),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=rasa_log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+            servers = Servers(
+                f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{action_port}", logs
+            )
+            _wait(f"{servers.action_url}/health", processes[0], 120)
+            _wait(f"{servers.rasa_url}/", processes[1], 180)
+            yield servers
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()

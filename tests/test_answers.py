@@ -1,0 +1,158 @@
+"""The answers families read: complete, sourced, short, plain, and one place for contacts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import textstat
+import yaml
+
+from actions.settings import load_contacts
+from tests.action_helper import ROOT, load_domain
+
+SHARED = ROOT.parent / "shared" / "content"
+DOMAIN = load_domain()
+RESPONSES = DOMAIN["responses"]
+
+
+def topics_contract() -> tuple[list[str], list[str]]:
+    """FAQ topic names and conversation intent names from ../shared/content/topics.md."""
+    if not (SHARED / "topics.md").exists():
+        pytest.skip("../shared/content is not beside this checkout")
+    text = (SHARED / "topics.md").read_text(encoding="utf-8")
+    faq_part, conversation_part = text.split("## Conversation intents")
+    faq = re.findall(r"^\| ([a-z_]+) \|", faq_part, flags=re.M)
+    conversation: list[str] = []
+    for cell in re.findall(r"^\| ([a-z_, ]+) \|", conversation_part, flags=re.M):
+        conversation += [name.strip() for name in cell.split(",") if name.strip() != "name"]
+    return [n for n in faq if n != "name"], conversation
+
+
+def faq_topics() -> list[str]:
+    return topics_contract()[0]
+
+
+def plain(text: str) -> str:
+    """The words a family reads: markdown and placeholders filled with sample values."""
+    text = text.format(**load_contacts().placeholders())
+    return re.sub(r"[*_#]", "", text)
+
+
+def test_every_contract_name_is_an_intent() -> None:
+    faq, conversation = topics_contract()
+    assert len(faq) == 19
+    missing = set(faq + conversation) - set(DOMAIN["intents"])
+    assert not missing
+
+
+@pytest.mark.parametrize("topic", faq_topics() if (SHARED / "topics.md").exists() else [])
+def test_every_topic_has_a_short_answer_with_related_buttons(topic: str) -> None:
+    answer = RESPONSES[f"utter_{topic}"][0]
+    assert len(plain(answer["text"]).split()) <= 95
+    payloads = [b["payload"] for b in answer.get("buttons", [])]
+    assert 2 <= len(payloads) <= 3
+    assert "/request_human" in payloads
+    for payload in payloads:
+        assert payload.lstrip("/") in DOMAIN["intents"], payload
+
+
+def test_reading_grade_of_every_answer() -> None:
+    grades = {
+        name: textstat.flesch_kincaid_grade(plain(r[0]["text"])) for name, r in RESPONSES.items()
+    }
+    too_hard = {name: grade for name, grade in grades.items() if grade > 10}
+    assert not too_hard
+    average = sum(grades.values()) / len(grades)
+    assert average <= 8, f"average grade {average:.1f}"
+
+
+def test_program_contacts_only_come_from_settings() -> None:
+    """No answer types a number or address that lives in actions/settings.py."""
+    contacts = load_contacts().placeholders()
+    raw = (ROOT / "domain.yml").read_text(encoding="utf-8")
+    for name, value in contacts.items():
+        if name != "program_contact":
+            assert value not in raw, f"{name} is typed into domain.yml; use {{{name}}}"
+    used = set(re.findall(r"\{([a-z_]+)\}", raw))
+    assert used <= set(contacts), used - set(contacts)
+
+
+def test_contact_details_reach_the_answers_that_need_them() -> None:
+    contacts = load_contacts()
+    for name in ("utter_contact_info", "utter_request_human", "utter_referral"):
+        text = plain(RESPONSES[name][0]["text"])
+        assert contacts.program_phone in text and contacts.program_email in text, name
+    emergency = plain(RESPONSES["utter_emergency"][0]["text"])
+    assert "911" in emergency and contacts.care_team_after_hours_phone in emergency
+
+
+def test_disclaimer_is_one_line_with_what_it_must_say() -> None:
+    text = RESPONSES["utter_disclaimer"][0]["text"]
+    assert "\n" not in text
+    for words in ("automated", "general information", "not medical advice", "private", "911"):
+        assert words in text
+
+
+def test_current_label_governs() -> None:
+    """June 2025 label: at least 2 weeks near the center, no driving for at least 2 weeks."""
+    follow_up = RESPONSES["utter_follow_up"][0]["text"]
+    assert "at least 2 weeks" in follow_up and "changed in June 2025" in follow_up
+    for name in ("utter_timeline", "utter_lodging_travel", "utter_follow_up"):
+        text = RESPONSES[name][0]["text"]
+        assert "at least 4 weeks" not in text and "8 weeks of" not in text
+    assert "REMS" not in (ROOT / "domain.yml").read_text(encoding="utf-8")
+
+
+def test_every_answer_has_sources_from_the_facts() -> None:
+    if not (SHARED / "facts.yml").exists():
+        pytest.skip("../shared/content is not beside this checkout")
+    known = set(re.findall(r"source: (\S+)", (SHARED / "facts.yml").read_text(encoding="utf-8")))
+    known.add("seed-page")
+    sources = yaml.safe_load((ROOT / "docs" / "sources.yml").read_text(encoding="utf-8"))
+    for topic in faq_topics():
+        assert sources.get(f"utter_{topic}"), f"utter_{topic} has no source"
+    for name, urls in sources.items():
+        assert name in RESPONSES, name
+        assert set(urls) <= known, (name, set(urls) - known)
+
+
+def test_every_response_is_used_somewhere() -> None:
+    used_by = "\n".join(
+        p.read_text(encoding="utf-8")
+        for p in [
+            *ROOT.glob("data/*.yml"),
+            *ROOT.glob("actions/*.py"),
+            *ROOT.glob("components/*.py"),
+        ]
+    )
+    for name in RESPONSES:
+        asked_by_form = name.startswith("utter_ask_")
+        assert asked_by_form or name in used_by or name == "utter_default", name
+
+
+def _examples(paths: list[Path]) -> dict[str, list[str]]:
+    by_intent: dict[str, list[str]] = {}
+    for path in paths:
+        for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
+            if "intent" in block:
+                lines = [
+                    re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line.strip()[2:]).strip().lower()
+                    for line in block["examples"].splitlines()
+                    if line.strip()
+                ]
+                by_intent.setdefault(block["intent"], []).extend(lines)
+    return by_intent
+
+
+def test_training_data_size_and_held_out_test_set() -> None:
+    train = _examples(sorted(ROOT.glob("data/nlu*.yml")))
+    test = _examples([ROOT / "tests" / "nlu_test.yml"])
+    for topic in faq_topics():
+        assert len(train[topic]) >= 25, topic
+        assert len(test[topic]) >= 8, topic
+    leaked = {t for texts in test.values() for t in texts} & {
+        t for texts in train.values() for t in texts
+    }
+    assert not leaked, f"test sentences in the training data: {leaked}"

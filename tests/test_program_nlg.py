@@ -1,0 +1,78 @@
+"""The NLG: contact details from settings, and the disclaimer on each session's first reply."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from components.program_nlg import ProgramResponseGenerator
+from tests.action_helper import ROOT
+
+DOMAIN = Domain.load(str(ROOT / "domain.yml"))
+
+
+def tracker(*events: object) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events("family", list(events), slots=DOMAIN.slots)
+
+
+def generate(nlg: ProgramResponseGenerator, response: str, state: DialogueStateTracker) -> dict:
+    message = asyncio.run(nlg.generate(response, state, "rest"))
+    assert message is not None
+    return message
+
+
+NEW_SESSION = (
+    ActionExecuted("action_session_start"),
+    SessionStarted(),
+    ActionExecuted("action_listen"),
+    UserUttered("hi"),
+)
+DISCLAIMER = DOMAIN.responses["utter_disclaimer"][0]["text"]
+
+
+def test_first_reply_of_a_session_starts_with_the_disclaimer() -> None:
+    message = generate(
+        ProgramResponseGenerator(domain=DOMAIN), "utter_greet", tracker(*NEW_SESSION)
+    )
+    assert message["text"].startswith(DISCLAIMER + "\n\n")
+    assert message["buttons"]
+
+
+def test_later_replies_have_no_disclaimer() -> None:
+    state = tracker(*NEW_SESSION, BotUttered("Hello!"), UserUttered("what is crs"))
+    message = generate(ProgramResponseGenerator(domain=DOMAIN), "utter_crs", state)
+    assert DISCLAIMER not in message["text"]
+
+
+def test_a_new_session_gets_the_disclaimer_again() -> None:
+    state = tracker(*NEW_SESSION, BotUttered("Hello!"), *NEW_SESSION)
+    message = generate(ProgramResponseGenerator(domain=DOMAIN), "utter_crs", state)
+    assert message["text"].startswith(DISCLAIMER)
+
+
+def test_emergency_comes_before_the_disclaimer() -> None:
+    message = generate(
+        ProgramResponseGenerator(domain=DOMAIN), "utter_emergency", tracker(*NEW_SESSION)
+    )
+    assert message["text"].startswith("This may be an emergency.")
+    assert message["text"].endswith(DISCLAIMER)
+    assert message["custom"] == {"emergency": True}
+
+
+def test_contact_details_are_filled_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CART_PROGRAM_PHONE", "555-0100")
+    monkeypatch.setenv("CART_PROGRAM_EMAIL", "team@example.org")
+    state = tracker(*NEW_SESSION, BotUttered("Hello!"))
+    message = generate(ProgramResponseGenerator(domain=DOMAIN), "utter_contact_info", state)
+    assert "555-0100" in message["text"] and "team@example.org" in message["text"]
+    assert "{" not in message["text"]
+
+
+def test_default_contacts_are_the_seed_page_ones() -> None:
+    state = tracker(*NEW_SESSION, BotUttered("Hello!"))
+    text = generate(ProgramResponseGenerator(domain=DOMAIN), "utter_request_human", state)["text"]
+    assert "617-919-7008" in text and "colleen.dansereau@childrens.harvard.edu" in text

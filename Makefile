@@ -19,7 +19,8 @@ TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml) \
                    $(SPACY_MODEL)/.built content/red_flags.yml \
                    components/red_flag_override.py actions/safety.py
 
-.PHONY: help install train run shell test lint validate test-stories test-nlu test-py bench clean
+.PHONY: help install train run shell test lint validate test-stories test-nlu test-py bench \
+        compare-pipelines clean
 
 help:
 	@echo "make run    set up, train if needed, and start the assistant (REST + socket.io)"
@@ -75,6 +76,9 @@ test: lint validate test-stories test-nlu test-py
 
 bench: train
 	$(BIN)/python scripts/bench.py
+
+compare-pipelines: install
+	$(BIN)/python scripts/compare_pipelines.py
 
 clean:
 	rm -rf build models results reports .rasa var

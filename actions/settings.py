@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+from datetime import date, time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _env(name: str, default: str) -> str:
@@ -49,4 +53,54 @@ def load_contacts() -> ProgramContacts:
         young_adult_phone=_env("CART_YOUNG_ADULT_PHONE", "877-801-2278"),
         care_team_phone=_env("CART_CARE_TEAM_PHONE", "617-632-3270"),
         care_team_after_hours_phone=_env("CART_CARE_TEAM_AFTER_HOURS_PHONE", "617-632-3352"),
+    )
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    """Where handoff requests are stored and how coordinators hear about them."""
+
+    database_url: str
+    smtp_host: str
+    smtp_port: int
+    smtp_sender: str
+    smtp_recipients: tuple[str, ...]
+    smtp_timeout: float
+    webhook_url: str
+    console_url: str
+    # Office hours of the new-patient coordinators, in their time zone.
+    timezone: str
+    opens: time
+    closes: time
+    holidays: tuple[date, ...]
+
+
+def _time(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def load_handoff_settings() -> HandoffSettings:
+    default_db = f"sqlite:///{PROJECT_ROOT / 'var' / 'handoffs.db'}"
+    recipients = _env("CART_SMTP_RECIPIENTS", "newpatient.coordinators@example.org")
+    holidays = _env(
+        "CART_HOLIDAYS",
+        # US federal holidays the hospital's clinics observe (2026-2027); override as needed.
+        "2026-01-01,2026-01-19,2026-02-16,2026-05-25,2026-06-19,2026-07-03,2026-09-07,"
+        "2026-11-26,2026-11-27,2026-12-25,2027-01-01,2027-01-18,2027-02-15,2027-05-31,"
+        "2027-06-18,2027-07-05,2027-09-06,2027-11-25,2027-11-26,2027-12-24",
+    )
+    return HandoffSettings(
+        database_url=_env("CART_DATABASE_URL", default_db),
+        smtp_host=_env("CART_SMTP_HOST", "127.0.0.1"),
+        smtp_port=int(_env("CART_SMTP_PORT", "1025")),
+        smtp_sender=_env("CART_SMTP_SENDER", "car-t-assistant@localhost"),
+        smtp_recipients=tuple(r.strip() for r in recipients.split(",") if r.strip()),
+        smtp_timeout=float(_env("CART_SMTP_TIMEOUT", "5")),
+        webhook_url=os.environ.get("CART_WEBHOOK_URL", "").strip(),
+        console_url=os.environ.get("CART_CONSOLE_URL", "").strip(),
+        timezone=_env("CART_OFFICE_TIMEZONE", "America/New_York"),
+        opens=_time(_env("CART_OFFICE_OPENS", "08:00")),
+        closes=_time(_env("CART_OFFICE_CLOSES", "17:00")),
+        holidays=tuple(date.fromisoformat(d.strip()) for d in holidays.split(",") if d.strip()),
     )

@@ -30,6 +30,8 @@ class Servers:
     rasa_url: str
     action_url: str
     logs: Path
+    rasa_pid: int = 0
+    action_pid: int = 0
 
     def say(self, sender: str, message: object, timeout: float = 30) -> list[dict]:
         response = requests.post(

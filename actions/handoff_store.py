@@ -1,0 +1,148 @@
+"""Durable handoff requests and their notification outbox (SQLAlchemy).
+
+A request and its pending notifications are written in one transaction, before anything
+is sent: if the process dies after the commit, the retry worker (actions/notify.py)
+still delivers them. SQLite under var/ by default; PostgreSQL when CART_DATABASE_URL
+names one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    select,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
+
+Base = declarative_base()
+
+REFERENCE_PREFIX = "CT"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def format_reference(request_id: int, created_at: datetime) -> str:
+    """Human-friendly and unique: CT-2026-00042."""
+    return f"{REFERENCE_PREFIX}-{created_at.year}-{request_id:05d}"
+
+
+class HandoffRequest(Base):
+    __tablename__ = "handoff_requests"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    reference = Column(String(32), unique=True, index=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    status = Column(String(20), nullable=False, default="new")
+    sender_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(50), nullable=False)
+    name = Column(String(200), nullable=False)
+    role = Column(String(50), nullable=False)
+    contact_kind = Column(String(10), nullable=False)
+    contact_value = Column(String(254), nullable=False)
+    patient_age = Column(String(20))
+    need = Column(Text, nullable=False)
+    consent = Column(Boolean, nullable=False)
+    transcript = Column(Text, nullable=False)  # JSON list of {"who", "text", "at"}
+
+    notifications = relationship("Notification", back_populates="request", lazy="selectin")
+
+
+class Notification(Base):
+    """One message to the coordinators (email or webhook), retried until delivered."""
+
+    __tablename__ = "handoff_notifications"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    request_id = Column(Integer, ForeignKey("handoff_requests.id"), nullable=False, index=True)
+    kind = Column(String(10), nullable=False)  # "email" or "webhook"
+    status = Column(String(10), nullable=False, default="pending", index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    last_error = Column(String(200))
+    sent_at = Column(DateTime(timezone=True))
+
+    request = relationship("HandoffRequest", back_populates="notifications")
+
+
+@dataclass
+class NewHandoff:
+    sender_id: str
+    channel: str
+    name: str
+    role: str
+    contact_kind: str
+    contact_value: str
+    patient_age: str | None
+    need: str
+    consent: bool
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, future=True, connect_args={"timeout": 15})
+    else:
+        # Fail fast when the database is unreachable: a family is waiting for an answer.
+        engine = create_engine(url, future=True, pool_pre_ping=True,
+                               connect_args={"connect_timeout": 5})
+    Base.metadata.create_all(engine)
+    return engine
+
+
+@contextmanager
+def session_for(url: str) -> Iterator[Session]:
+    factory = sessionmaker(bind=engine_for(url), future=True, expire_on_commit=False)
+    with factory() as session:
+        yield session
+
+
+def create_request(url: str, new: NewHandoff, notification_kinds: list[str]) -> HandoffRequest:
+    """Stores the request and its pending notifications in one transaction."""
+    with session_for(url) as session, session.begin():
+        request = HandoffRequest(
+            created_at=utcnow(),
+            sender_id=new.sender_id,
+            channel=new.channel,
+            name=new.name,
+            role=new.role,
+            contact_kind=new.contact_kind,
+            contact_value=new.contact_value,
+            patient_age=new.patient_age,
+            need=new.need,
+            consent=new.consent,
+            transcript=json.dumps(new.transcript, ensure_ascii=False),
+        )
+        session.add(request)
+        session.flush()  # assigns the id the reference is made from
+        request.reference = format_reference(request.id, request.created_at)
+        for kind in notification_kinds:
+            session.add(Notification(request_id=request.id, kind=kind))
+    return request
+
+
+def recent_requests(url: str, limit: int = 20) -> list[HandoffRequest]:
+    with session_for(url) as session:
+        query = select(HandoffRequest).order_by(HandoffRequest.id.desc()).limit(limit)
+        return list(session.scalars(query))

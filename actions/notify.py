@@ -1,0 +1,146 @@
+"""Tells the coordinators about handoff requests: email over SMTP and an optional webhook.
+
+At-least-once: `deliver_due` sends every pending notification whose time has come and
+marks it sent only after the server accepted it; a failure stays pending with a later
+`next_attempt_at` (exponential back-off). The action tries once right away; the worker
+started by `make run` (`python -m actions.notify`) retries the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import smtplib
+import time
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+import requests
+from sqlalchemy import select
+
+from actions.handoff_store import HandoffRequest, Notification, session_for, utcnow
+from actions.settings import HandoffSettings, load_handoff_settings
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(minutes=30)
+ROLE_LABELS = {"parent": "Parent or guardian", "patient": "Patient",
+               "clinician": "Referring clinician", "other": "Other"}
+
+
+def notification_kinds(settings: HandoffSettings) -> list[str]:
+    return ["email"] + (["webhook"] if settings.webhook_url else [])
+
+
+def request_link(request: HandoffRequest, settings: HandoffSettings) -> str | None:
+    if not settings.console_url:
+        return None
+    return f"{settings.console_url.rstrip('/')}/requests/{request.reference}"
+
+
+def compose_email(request: HandoffRequest, settings: HandoffSettings) -> EmailMessage:
+    """The subject carries the reference only: mail subjects end up in too many places."""
+    message = EmailMessage()
+    message["Subject"] = request.reference
+    message["From"] = settings.smtp_sender
+    message["To"] = ", ".join(settings.smtp_recipients)
+    lines = [
+        f"New request for a coordinator: {request.reference}",
+        f"Received: {request.created_at:%Y-%m-%d %H:%M} UTC, through {request.channel}",
+        "",
+        f"Name: {request.name}",
+        f"Who: {ROLE_LABELS.get(request.role, request.role)}",
+        f"Contact ({request.contact_kind}): {request.contact_value}",
+        f"Patient's age: {request.patient_age or 'not given'}",
+        f"Consent to be contacted: {'yes' if request.consent else 'no'}",
+        "",
+        "What they need:",
+        request.need,
+    ]
+    link = request_link(request, settings)
+    if link:
+        lines += ["", f"Open the request: {link}"]
+    lines += ["", "Conversation:"]
+    for turn in json.loads(request.transcript):
+        lines.append(f"  [{turn.get('at', '')}] {turn['who']}: {turn['text']}")
+    message.set_content("\n".join(lines))
+    return message
+
+
+def webhook_payload(request: HandoffRequest, settings: HandoffSettings) -> dict:
+    return {"reference": request.reference, "created_at": request.created_at.isoformat(),
+            "channel": request.channel, "role": request.role, "link": request_link(request, settings),
+            "text": f"New request for a coordinator: {request.reference}"}
+
+
+def _send(notification: Notification, settings: HandoffSettings) -> None:
+    request = notification.request
+    if notification.kind == "email":
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port,
+                          timeout=settings.smtp_timeout) as smtp:
+            smtp.send_message(compose_email(request, settings))
+    elif notification.kind == "webhook":
+        response = requests.post(settings.webhook_url, json=webhook_payload(request, settings),
+                                 timeout=settings.smtp_timeout)
+        response.raise_for_status()
+    else:
+        raise ValueError(f"unknown notification kind {notification.kind!r}")
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=5 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def deliver_due(settings: HandoffSettings, now: datetime | None = None,
+                request_id: int | None = None) -> tuple[int, int]:
+    """Sends what is due; returns (sent, failed). Never raises for a delivery failure."""
+    now = now or utcnow()
+    sent = failed = 0
+    with session_for(settings.database_url) as session:
+        query = select(Notification).where(Notification.status == "pending",
+                                           Notification.next_attempt_at <= now)
+        if request_id is not None:
+            query = query.where(Notification.request_id == request_id)
+        # One worker at a time per row on PostgreSQL; SQLite ignores the lock hint.
+        for notification in session.scalars(query.with_for_update(skip_locked=True)).all():
+            notification.attempts += 1
+            try:
+                _send(notification, settings)
+            except Exception as error:  # noqa: BLE001 - any failure means "try again later"
+                failed += 1
+                notification.next_attempt_at = now + backoff(notification.attempts)
+                # The error's type only: messages can echo addresses or content.
+                notification.last_error = type(error).__name__
+                logger.warning("Notification %s for request %s failed (%s); retry at %s",
+                               notification.kind, notification.request.reference,
+                               type(error).__name__, notification.next_attempt_at.isoformat())
+            else:
+                sent += 1
+                notification.status = "sent"
+                notification.sent_at = utcnow()
+                logger.info("Notification %s sent for request %s", notification.kind,
+                            notification.request.reference)
+            session.commit()
+    return sent, failed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Deliver pending coordinator notifications.")
+    parser.add_argument("--once", action="store_true", help="one pass, then exit")
+    parser.add_argument("--interval", type=float, default=5.0, help="seconds between passes")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load_handoff_settings()
+    while True:
+        try:
+            deliver_due(settings)
+        except Exception as error:  # noqa: BLE001 - database down: keep trying
+            logger.error("Delivery pass failed: %s", type(error).__name__)
+        if args.once:
+            return 0
+        time.sleep(args.interval)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

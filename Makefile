@@ -20,13 +20,14 @@ TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml) \
                    components/red_flag_override.py actions/safety.py
 
 .PHONY: help install train run shell test lint validate test-stories test-nlu test-py bench \
-        compare-pipelines clean
+        compare-pipelines handoffs clean
 
 help:
 	@echo "make run    set up, train if needed, and start the assistant (REST + socket.io)"
 	@echo "make test   set up, train if needed, and run every test"
 	@echo "make shell  talk to the assistant in the terminal (staff)"
 	@echo "make bench  speed and memory figures"
+	@echo "make handoffs  pending and recent requests for a coordinator"
 
 build/uv/bin/uv:
 	@python=$$(scripts/find-python310) && $$python -m venv build/uv && build/uv/bin/pip install --quiet uv
@@ -76,6 +77,9 @@ test: lint validate test-stories test-nlu test-py
 
 bench: train
 	$(BIN)/python scripts/bench.py
+
+handoffs: install
+	$(BIN)/python scripts/list_handoffs.py
 
 compare-pipelines: install
 	$(BIN)/python scripts/compare_pipelines.py

@@ -105,8 +105,9 @@ def engine_for(url: str) -> Engine:
         engine = create_engine(url, future=True, connect_args={"timeout": 15})
     else:
         # Fail fast when the database is unreachable: a family is waiting for an answer.
-        engine = create_engine(url, future=True, pool_pre_ping=True,
-                               connect_args={"connect_timeout": 5})
+        engine = create_engine(
+            url, future=True, pool_pre_ping=True, connect_args={"connect_timeout": 5}
+        )
     Base.metadata.create_all(engine)
     return engine
 

@@ -25,8 +25,12 @@ from actions.settings import HandoffSettings, load_handoff_settings
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=30)
-ROLE_LABELS = {"parent": "Parent or guardian", "patient": "Patient",
-               "clinician": "Referring clinician", "other": "Other"}
+ROLE_LABELS = {
+    "parent": "Parent or guardian",
+    "patient": "Patient",
+    "clinician": "Referring clinician",
+    "other": "Other",
+}
 
 
 def notification_kinds(settings: HandoffSettings) -> list[str]:
@@ -69,20 +73,29 @@ def compose_email(request: HandoffRequest, settings: HandoffSettings) -> EmailMe
 
 
 def webhook_payload(request: HandoffRequest, settings: HandoffSettings) -> dict:
-    return {"reference": request.reference, "created_at": request.created_at.isoformat(),
-            "channel": request.channel, "role": request.role, "link": request_link(request, settings),
-            "text": f"New request for a coordinator: {request.reference}"}
+    return {
+        "reference": request.reference,
+        "created_at": request.created_at.isoformat(),
+        "channel": request.channel,
+        "role": request.role,
+        "link": request_link(request, settings),
+        "text": f"New request for a coordinator: {request.reference}",
+    }
 
 
 def _send(notification: Notification, settings: HandoffSettings) -> None:
     request = notification.request
     if notification.kind == "email":
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port,
-                          timeout=settings.smtp_timeout) as smtp:
+        with smtplib.SMTP(
+            settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout
+        ) as smtp:
             smtp.send_message(compose_email(request, settings))
     elif notification.kind == "webhook":
-        response = requests.post(settings.webhook_url, json=webhook_payload(request, settings),
-                                 timeout=settings.smtp_timeout)
+        response = requests.post(
+            settings.webhook_url,
+            json=webhook_payload(request, settings),
+            timeout=settings.smtp_timeout,
+        )
         response.raise_for_status()
     else:
         raise ValueError(f"unknown notification kind {notification.kind!r}")
@@ -92,14 +105,16 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=5 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def deliver_due(settings: HandoffSettings, now: datetime | None = None,
-                request_id: int | None = None) -> tuple[int, int]:
+def deliver_due(
+    settings: HandoffSettings, now: datetime | None = None, request_id: int | None = None
+) -> tuple[int, int]:
     """Sends what is due; returns (sent, failed). Never raises for a delivery failure."""
     now = now or utcnow()
     sent = failed = 0
     with session_for(settings.database_url) as session:
-        query = select(Notification).where(Notification.status == "pending",
-                                           Notification.next_attempt_at <= now)
+        query = select(Notification).where(
+            Notification.status == "pending", Notification.next_attempt_at <= now
+        )
         if request_id is not None:
             query = query.where(Notification.request_id == request_id)
         # One worker at a time per row on PostgreSQL; SQLite ignores the lock hint.
@@ -112,15 +127,22 @@ def deliver_due(settings: HandoffSettings, now: datetime | None = None,
                 notification.next_attempt_at = now + backoff(notification.attempts)
                 # The error's type only: messages can echo addresses or content.
                 notification.last_error = type(error).__name__
-                logger.warning("Notification %s for request %s failed (%s); retry at %s",
-                               notification.kind, notification.request.reference,
-                               type(error).__name__, notification.next_attempt_at.isoformat())
+                logger.warning(
+                    "Notification %s for request %s failed (%s); retry at %s",
+                    notification.kind,
+                    notification.request.reference,
+                    type(error).__name__,
+                    notification.next_attempt_at.isoformat(),
+                )
             else:
                 sent += 1
                 notification.status = "sent"
                 notification.sent_at = utcnow()
-                logger.info("Notification %s sent for request %s", notification.kind,
-                            notification.request.reference)
+                logger.info(
+                    "Notification %s sent for request %s",
+                    notification.kind,
+                    notification.request.reference,
+                )
             session.commit()
     return sent, failed
 

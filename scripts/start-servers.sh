@@ -13,7 +13,10 @@ mkdir -p var
 
 .venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" >var/action-server.log 2>&1 &
 action_pid=$!
-trap 'kill $action_pid 2>/dev/null || true' EXIT INT TERM
+# Retries coordinator notifications that could not be sent at once (actions/notify.py).
+.venv/bin/python -m actions.notify >var/notification-worker.log 2>&1 &
+worker_pid=$!
+trap 'kill $action_pid $worker_pid 2>/dev/null || true' EXIT INT TERM
 
 if [ "$mode" = shell ]; then
   echo "Action server starting on port $ACTION_PORT (log: var/action-server.log)."
@@ -25,6 +28,8 @@ Starting the assistant (model loading takes about half a minute)...
   REST channel:      POST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook  {"sender": "...", "message": "..."}
   socket.io channel: http://$RASA_HOST:$RASA_PORT/socket.io
   Action server:     $ACTION_ENDPOINT_URL (log: var/action-server.log)
+  Handoff requests:  ${CART_DATABASE_URL:-var/handoffs.db (SQLite)}; list them with: make handoffs
+  Coordinator email: SMTP ${CART_SMTP_HOST:-127.0.0.1}:${CART_SMTP_PORT:-1025} (retried by the worker, log: var/notification-worker.log)
 Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"me","message":"what is car t"}'
 Stop with Ctrl-C.
 MSG

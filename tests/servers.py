@@ -66,7 +66,9 @@ def _wait(url: str, process: subprocess.Popen, seconds: float) -> None:
 
 
 @contextmanager
-def running_servers(logs: Path, extra_env: dict[str, str] | None = None) -> Iterator[Servers]:
+def running_servers(
+    logs: Path, extra_env: dict[str, str] | None = None, notification_worker: bool = False
+) -> Iterator[Servers]:
     if not MODEL.exists():
         raise RuntimeError(f"{MODEL} is missing: run `make train` (make test does it).")
     rasa_port, action_port = free_port(), free_port()
@@ -124,6 +126,23 @@ def running_servers(logs: Path, extra_env: dict[str, str] | None = None) -> Iter
                     stderr=subprocess.STDOUT,
                 )
             )
+            if notification_worker:
+                worker_log = open(logs / "notification-worker.log", "w")  # noqa: SIM115
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            str(ROOT / ".venv" / "bin" / "python"),
+                            "-m",
+                            "actions.notify",
+                            "--interval",
+                            "0.5",
+                        ],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=worker_log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
             servers = Servers(
                 f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{action_port}", logs
             )

@@ -168,10 +168,14 @@ def test_help_lists_every_topic_as_a_button(servers: Servers, sender: str) -> No
     assert {"/check_eligibility", "/request_human"} <= payloads
 
 
-def test_coordinator_request_gives_the_program_contacts(servers: Servers, sender: str) -> None:
+def test_coordinator_request_says_what_happens_and_stop_gives_the_contacts(
+    servers: Servers, sender: str
+) -> None:
     servers.say(sender, "hi")
     text = servers.texts(sender, "i want to talk to a real person")
-    assert CONTACTS.program_phone in text and CONTACTS.program_email in text
+    assert opening("utter_handoff_intro") in text and opening("utter_ask_handoff_name") in text
+    stopped = servers.texts(sender, "cancel")
+    assert CONTACTS.program_phone in stopped and CONTACTS.program_email in stopped
 
 
 @pytest.mark.parametrize(

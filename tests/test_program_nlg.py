@@ -74,5 +74,7 @@ def test_contact_details_are_filled_from_the_environment(monkeypatch: pytest.Mon
 
 def test_default_contacts_are_the_seed_page_ones() -> None:
     state = tracker(*NEW_SESSION, BotUttered("Hello!"))
-    text = generate(ProgramResponseGenerator(domain=DOMAIN), "utter_request_human", state)["text"]
+    text = generate(ProgramResponseGenerator(domain=DOMAIN), "utter_handoff_cancelled", state)[
+        "text"
+    ]
     assert "617-919-7008" in text and "colleen.dansereau@childrens.harvard.edu" in text

@@ -1,0 +1,88 @@
+"""Shared fixtures: a real SMTP server on loopback and a fresh PostgreSQL database."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.servers import free_port
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CART_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@dataclass
+class MailSink:
+    """Collects every message the SMTP server accepts."""
+
+    messages: list[Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd API
+        self.messages.append(message_from_bytes(envelope.original_content or envelope.content))
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    sink: MailSink
+    controller: Controller
+
+    def start(self) -> None:
+        """(Re)starts on the same port, e.g. after a test stopped it to simulate an outage."""
+        self.controller = Controller(self.sink, hostname=self.host, port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    port = free_port()
+    sink = MailSink()
+    server = SmtpServer("127.0.0.1", port, sink, Controller(sink, hostname="127.0.0.1", port=port))
+    server.controller.start()
+    yield server
+    with contextlib.suppress(AssertionError, RuntimeError):
+        server.controller.stop()  # a test may have stopped it already
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for this test run, dropped afterwards."""
+    import psycopg2
+
+    name = f"cart_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=5)
+    except psycopg2.OperationalError as error:
+        pytest.fail(
+            f"These tests need PostgreSQL at {POSTGRES_ADMIN_URL} (set CART_TEST_POSTGRES_URL). "
+            f"On these machines: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) "
+            f"main start. Error: {error}"
+        )
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://")
+    yield f"{base}/{name}"
+    from actions.handoff_store import engine_for
+
+    engine_for.cache_clear()  # closes nothing by itself: terminate the sessions below
+    with admin.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.close()

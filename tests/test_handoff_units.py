@@ -1,0 +1,275 @@
+"""Handoff building blocks: validators, office hours, references, transcript, storage, email."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.contact_validation import parse_contact
+from actions.handoff import (
+    MAX_FAILURES,
+    ValidateHandoffForm,
+    build_transcript,
+    parse_name,
+    parse_role,
+)
+from actions.handoff_store import NewHandoff, create_request, format_reference, recent_requests
+from actions.notify import compose_email, deliver_due
+from actions.office_hours import describe_opening, is_open, next_opening
+from actions.settings import load_handoff_settings
+from tests.action_helper import load_domain, make_tracker
+from tests.conftest import SmtpServer
+
+NEW_YORK = ZoneInfo("America/New_York")
+SETTINGS = load_handoff_settings()
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=NEW_YORK)
+
+
+# ---- contact details -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("617-555-0123", "phone", "+16175550123"),
+        ("(617) 919 7008", "phone", "+16179197008"),
+        ("call me at 617.919.7008 please", "phone", "+16179197008"),
+        ("+44 20 7946 0958", "phone", "+442079460958"),
+        ("Jane.Doe@Example.org", "email", "Jane.Doe@example.org"),
+        ("my email is jane@example.org.", "email", "jane@example.org"),
+    ],
+)
+def test_contact_is_normalised(text: str, kind: str, value: str) -> None:
+    contact = parse_contact(text)
+    assert contact is not None and (contact.kind, contact.value) == (kind, value)
+
+
+@pytest.mark.parametrize("text", ["", "12345", "foo@bar", "call me", "@", "x" * 300, "555"])
+def test_invalid_contacts_are_refused(text: str) -> None:
+    assert parse_contact(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        ("parent or guardian", "parent"),
+        ("I'm her mom", "parent"),
+        ("grandfather", "parent"),
+        ("I am the patient", "patient"),
+        ("referring clinician", "clinician"),
+        ("I'm his oncologist", "clinician"),
+        ("other", "other"),
+        ("banana", None),
+    ],
+)
+def test_roles(text: str, role: str | None) -> None:
+    assert parse_role(text) == role
+
+
+def test_names() -> None:
+    assert parse_name("My name is Maria Lopez") == "Maria Lopez"
+    assert parse_name("  José   García ") == "José García"
+    assert parse_name("12345") is None and parse_name("") is None and parse_name("x" * 201) is None
+
+
+def test_invalid_answer_is_asked_again_with_an_example() -> None:
+    dispatcher = CollectingDispatcher()
+    result = ValidateHandoffForm().validate_handoff_contact(
+        "not a number", dispatcher, make_tracker(slots={"handoff_failures": 0}), load_domain()
+    )
+    assert result == {"handoff_contact": None, "handoff_failures": 1}
+    assert [m["response"] for m in dispatcher.messages] == ["utter_handoff_contact_again"]
+
+
+def test_valid_answer_resets_the_failures() -> None:
+    result = ValidateHandoffForm().validate_handoff_contact(
+        "617 555 0123",
+        CollectingDispatcher(),
+        make_tracker(slots={"handoff_failures": 2}),
+        load_domain(),
+    )
+    assert result == {"handoff_contact": "+16175550123", "handoff_failures": 0}
+
+
+def test_third_failure_in_a_row_ends_the_form() -> None:
+    import asyncio
+
+    form, dispatcher = ValidateHandoffForm(), CollectingDispatcher()
+    third = form.validate_handoff_name(
+        "123", dispatcher, make_tracker(slots={"handoff_failures": MAX_FAILURES - 1}), load_domain()
+    )
+    assert third["handoff_failures"] == MAX_FAILURES
+    assert dispatcher.messages == []  # no third "try again": the action gives the contacts
+    remaining = asyncio.run(
+        form.required_slots(
+            ["handoff_name"],
+            dispatcher,
+            make_tracker(slots={"handoff_failures": MAX_FAILURES}),
+            load_domain(),
+        )
+    )
+    assert remaining == []
+
+
+def test_age_is_optional_and_consent_is_explicit() -> None:
+    form, d, t, domain = (
+        ValidateHandoffForm(),
+        CollectingDispatcher(),
+        make_tracker(),
+        load_domain(),
+    )
+    assert form.validate_handoff_age("skip", d, t, domain)["handoff_age"] == "not given"
+    assert form.validate_handoff_age("7 years", d, t, domain)["handoff_age"] == "7"
+    assert form.validate_handoff_consent(True, d, t, domain)["handoff_consent"] is True
+    assert form.validate_handoff_consent("no thanks", d, t, domain)["handoff_consent"] is False
+    assert form.validate_handoff_consent("maybe later", d, t, domain)["handoff_consent"] is None
+
+
+# ---- office hours ------------------------------------------------------------------------
+
+
+def test_inside_office_hours() -> None:
+    assert is_open(at("2026-11-24T10:30"), SETTINGS)  # a Tuesday
+
+
+@pytest.mark.parametrize("moment", ["2026-11-24T07:59", "2026-11-24T17:00", "2026-11-24T23:00"])
+def test_outside_office_hours(moment: str) -> None:
+    assert not is_open(at(moment), SETTINGS)
+
+
+def test_weekend_waits_for_monday() -> None:
+    saturday = at("2026-11-21T11:00")
+    assert not is_open(saturday, SETTINGS)
+    opening = next_opening(saturday, SETTINGS)
+    assert opening == at("2026-11-23T08:00")
+    assert describe_opening(opening, saturday) == "Monday at 8:00 AM"
+
+
+def test_holiday_is_closed_and_skipped() -> None:
+    thanksgiving_eve = at("2026-11-25T18:00")
+    assert not is_open(at("2026-11-26T10:00"), SETTINGS)
+    assert next_opening(thanksgiving_eve, SETTINGS) == at("2026-11-30T08:00")
+
+
+def test_custom_holiday_list() -> None:
+    settings = replace(SETTINGS, holidays=(date(2026, 11, 24),))
+    assert not is_open(at("2026-11-24T10:30"), settings)
+
+
+def test_daylight_saving_change_keeps_local_hours() -> None:
+    # DST ends Sunday 2026-11-01: 8:00 in New York is 12:00 UTC before, 13:00 UTC after.
+    friday_evening = datetime(2026, 10, 30, 22, 0, tzinfo=timezone.utc)
+    opening = next_opening(friday_evening, SETTINGS)
+    assert opening.astimezone(timezone.utc) == datetime(2026, 11, 2, 13, 0, tzinfo=timezone.utc)
+    assert is_open(datetime(2026, 11, 2, 13, 30, tzinfo=timezone.utc), SETTINGS)
+    assert not is_open(datetime(2026, 11, 2, 12, 30, tzinfo=timezone.utc), SETTINGS)
+    # And in spring (2026-03-08) the other way round.
+    assert is_open(datetime(2026, 3, 9, 12, 30, tzinfo=timezone.utc), SETTINGS)
+
+
+def test_describe_opening() -> None:
+    now = at("2026-11-24T18:00")
+    assert describe_opening(at("2026-11-25T08:00"), now) == "tomorrow at 8:00 AM"
+    assert describe_opening(at("2026-12-07T08:00"), now) == "Monday, December 7 at 8:00 AM"
+
+
+# ---- references and transcript ----------------------------------------------------------
+
+
+def test_reference_format() -> None:
+    assert format_reference(42, datetime(2026, 11, 24)) == "CT-2026-00042"
+    assert format_reference(123456, datetime(2027, 1, 1)) == "CT-2027-123456"
+
+
+def test_transcript_from_tracker_events() -> None:
+    events = [
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": "hi", "timestamp": 1795000000.0},
+        {"event": "bot", "text": "Hello!", "timestamp": 1795000001.0},
+        {"event": "slot", "name": "x", "value": 1},
+        {"event": "bot", "text": None},
+        {"event": "user", "text": "<b>talk to a person</b>"},
+    ]
+    transcript = build_transcript(events)
+    assert [(t["who"], t["text"]) for t in transcript] == [
+        ("Family", "hi"),
+        ("Assistant", "Hello!"),
+        ("Family", "<b>talk to a person</b>"),
+    ]
+    assert transcript[0]["at"].startswith("2026-")
+
+
+# ---- storage and notification -------------------------------------------------------------
+
+
+def new_handoff(**changes: object) -> NewHandoff:
+    values = dict(
+        sender_id="s1",
+        channel="rest",
+        name="Maria Lopez",
+        role="parent",
+        contact_kind="phone",
+        contact_value="+16175550123",
+        patient_age="9",
+        need="Could my son get CAR T?",
+        consent=True,
+        transcript=[{"who": "Family", "text": "hi", "at": ""}],
+    )
+    values.update(changes)
+    return NewHandoff(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'handoffs.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_requests_are_stored_with_unique_references(database_url: str) -> None:
+    first = create_request(database_url, new_handoff(), ["email"])
+    second = create_request(database_url, new_handoff(name="Ann"), ["email"])
+    assert first.reference != second.reference
+    assert first.reference.startswith(f"CT-{first.created_at.year}-")
+    stored = {r.reference: r for r in recent_requests(database_url)}
+    assert stored[first.reference].name == "Maria Lopez"
+    assert json.loads(stored[first.reference].transcript)[0]["text"] == "hi"
+    assert [n.status for n in stored[first.reference].notifications] == ["pending"]
+
+
+def test_email_subject_is_only_the_reference(database_url: str) -> None:
+    request = create_request(database_url, new_handoff(), ["email"])
+    settings = replace(SETTINGS, database_url=database_url, console_url="http://127.0.0.1:8080")
+    email = compose_email(request, settings)
+    assert email["Subject"] == request.reference
+    body = email.get_content()
+    assert "Maria Lopez" in body and "+16175550123" in body and "Could my son get CAR T?" in body
+    assert f"http://127.0.0.1:8080/requests/{request.reference}" in body
+
+
+def test_delivery_is_retried_until_the_smtp_server_accepts(
+    database_url: str, smtp_server: SmtpServer
+) -> None:
+    settings = replace(
+        SETTINGS, database_url=database_url, smtp_port=smtp_server.port, smtp_timeout=2
+    )
+    request = create_request(database_url, new_handoff(), ["email"])
+    smtp_server.stop()
+    now = datetime.now(timezone.utc)
+    assert deliver_due(settings, now=now, request_id=request.id) == (0, 1)
+    # Not due again before the back-off has passed.
+    assert deliver_due(settings, now=now + timedelta(seconds=1), request_id=request.id) == (0, 0)
+    smtp_server.start()
+    later = now + timedelta(minutes=1)
+    assert deliver_due(settings, now=later, request_id=request.id) == (1, 0)
+    assert deliver_due(settings, now=later + timedelta(hours=1), request_id=request.id) == (0, 0)
+    assert [m["Subject"] for m in smtp_server.sink.messages] == [request.reference]

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
+from sqlalchemy.types import TypeDecorator
 
 Base = declarative_base()
 
@@ -45,12 +46,31 @@ def format_reference(request_id: int, created_at: datetime) -> str:
     return f"{REFERENCE_PREFIX}-{created_at.year}-{request_id:05d}"
 
 
+class UTCDateTime(TypeDecorator):
+    """Always UTC and time-zone aware, also on SQLite (which would hand back naive times)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use an aware UTC time")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
 class HandoffRequest(Base):
     __tablename__ = "handoff_requests"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     reference = Column(String(32), unique=True, index=True)
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = Column(UTCDateTime(), nullable=False, default=utcnow)
     status = Column(String(20), nullable=False, default="new")
     sender_id = Column(String(255), nullable=False, index=True)
     channel = Column(String(50), nullable=False)
@@ -76,9 +96,9 @@ class Notification(Base):
     kind = Column(String(10), nullable=False)  # "email" or "webhook"
     status = Column(String(10), nullable=False, default="pending", index=True)
     attempts = Column(Integer, nullable=False, default=0)
-    next_attempt_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    next_attempt_at = Column(UTCDateTime(), nullable=False, default=utcnow)
     last_error = Column(String(200))
-    sent_at = Column(DateTime(timezone=True))
+    sent_at = Column(UTCDateTime())
 
     request = relationship("HandoffRequest", back_populates="notifications")
 

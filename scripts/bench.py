@@ -41,7 +41,9 @@ MESSAGES = [
     "/timeline",
     "who can get kymriah",
 ]
-SEQUENTIAL = 200
+# 200 sequential messages as 10 conversations of 20: a family's chat, not one endless one
+# (every custom action call carries the whole conversation to the action server).
+SEQUENTIAL_CONVERSATIONS, MESSAGES_PER_SEQUENTIAL = 10, 20
 CONCURRENT_CONVERSATIONS, MESSAGES_PER_CONVERSATION = 16, 25
 
 
@@ -52,6 +54,8 @@ def percentile(values: list[float], share: float) -> float:
 
 def peak_rss_mb(pid: int) -> float:
     """Peak resident memory (VmHWM) of a process and its children."""
+    if pid <= 0:
+        raise ValueError("no process id to measure")
     total = 0.0
     pids = [str(pid)] + subprocess.run(
         ["pgrep", "-P", str(pid)], capture_output=True, text=True
@@ -63,6 +67,9 @@ def peak_rss_mb(pid: int) -> float:
                 if line.startswith("VmHWM:"):
                     total += int(line.split()[1]) / 1024
     return total
+
+
+BY_MESSAGE: dict[str, list[float]] = {}
 
 
 def conversation(url: str, count: int) -> list[float]:
@@ -77,6 +84,7 @@ def conversation(url: str, count: int) -> list[float]:
             )
             response.raise_for_status()
             latencies.append((time.perf_counter() - started) * 1000)
+            BY_MESSAGE.setdefault(MESSAGES[i % len(MESSAGES)], []).append(latencies[-1])
     return latencies
 
 
@@ -96,7 +104,16 @@ def main() -> int:
         conversation(servers.rasa_url, 1)
         startup_s = time.monotonic() - started
 
-        sequential = conversation(servers.rasa_url, SEQUENTIAL)
+        BY_MESSAGE.clear()
+        sequential = [
+            latency
+            for _ in range(SEQUENTIAL_CONVERSATIONS)
+            for latency in conversation(servers.rasa_url, MESSAGES_PER_SEQUENTIAL)
+        ]
+        slowest = sorted(
+            ((text, statistics.median(values)) for text, values in BY_MESSAGE.items()),
+            key=lambda item: -item[1],
+        )
 
         started = time.monotonic()
         with ThreadPoolExecutor(CONCURRENT_CONVERSATIONS) as pool:
@@ -115,7 +132,7 @@ def main() -> int:
     print(f"  training time (full, --force)        {training_s:7.1f} s")
     print(f"  start until the first answer         {startup_s:7.1f} s")
     print(
-        f"  sequential, {SEQUENTIAL} messages:  p50 {statistics.median(sequential):6.1f} ms   "
+        f"  sequential, {len(sequential)} messages:  p50 {statistics.median(sequential):6.1f} ms   "
         f"p95 {percentile(sequential, 0.95):6.1f} ms   "
         f"{len(sequential) / (sum(sequential) / 1000):5.1f} msg/s"
     )
@@ -124,6 +141,10 @@ def main() -> int:
         f"p50 {statistics.median(concurrent):6.1f} ms   "
         f"p95 {percentile(concurrent, 0.95):6.1f} ms   "
         f"{len(concurrent) / concurrent_s:5.1f} msg/s"
+    )
+    print(
+        "  slowest turns (sequential, median): "
+        + ", ".join(f"{text!r} {median:.0f} ms" for text, median in slowest[:4])
     )
     print(f"  peak memory: Rasa server {rasa_mb:6.0f} MB, action server {action_mb:5.0f} MB")
     return 0

@@ -13,10 +13,18 @@ mkdir -p var
 
 .venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" >var/action-server.log 2>&1 &
 action_pid=$!
+# With no SMTP server configured, a local mail catcher stands in for the coordinators'
+# inbox: their emails land in var/local-mail.log (a local inbox: it holds what families typed).
+mail_pid=
+if [ -z "${CART_SMTP_HOST:-}" ]; then
+  .venv/bin/python -m aiosmtpd -n -l "127.0.0.1:${CART_SMTP_PORT:-1025}" \
+    -c aiosmtpd.handlers.Debugging >>var/local-mail.log 2>&1 &
+  mail_pid=$!
+fi
 # Retries coordinator notifications that could not be sent at once (actions/notify.py).
 .venv/bin/python -m actions.notify >var/notification-worker.log 2>&1 &
 worker_pid=$!
-trap 'kill $action_pid $worker_pid 2>/dev/null || true' EXIT INT TERM
+trap 'kill $action_pid $worker_pid $mail_pid 2>/dev/null || true' EXIT INT TERM
 
 if [ "$mode" = shell ]; then
   echo "Action server starting on port $ACTION_PORT (log: var/action-server.log)."
@@ -29,7 +37,8 @@ Starting the assistant (model loading takes about half a minute)...
   socket.io channel: http://$RASA_HOST:$RASA_PORT/socket.io
   Action server:     $ACTION_ENDPOINT_URL (log: var/action-server.log)
   Handoff requests:  ${CART_DATABASE_URL:-var/handoffs.db (SQLite)}; list them with: make handoffs
-  Coordinator email: SMTP ${CART_SMTP_HOST:-127.0.0.1}:${CART_SMTP_PORT:-1025} (retried by the worker, log: var/notification-worker.log)
+  Coordinator email: SMTP ${CART_SMTP_HOST:-127.0.0.1 (local mail catcher: var/local-mail.log)}:${CART_SMTP_PORT:-1025}
+                     retried until delivered (log: var/notification-worker.log)
 Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"me","message":"what is car t"}'
 Stop with Ctrl-C.
 MSG

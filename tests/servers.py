@@ -144,7 +144,11 @@ def running_servers(
                     )
                 )
             servers = Servers(
-                f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{action_port}", logs
+                f"http://127.0.0.1:{rasa_port}",
+                f"http://127.0.0.1:{action_port}",
+                logs,
+                rasa_pid=processes[1].pid,
+                action_pid=processes[0].pid,
             )
             _wait(f"{servers.action_url}/health", processes[0], 120)
             _wait(f"{servers.rasa_url}/", processes[1], 180)

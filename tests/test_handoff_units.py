@@ -242,6 +242,7 @@ def test_requests_are_stored_with_unique_references(database_url: str) -> None:
     assert first.reference.startswith(f"CT-{first.created_at.year}-")
     stored = {r.reference: r for r in recent_requests(database_url)}
     assert stored[first.reference].name == "Maria Lopez"
+    assert stored[first.reference].created_at.utcoffset() == timedelta(0)  # aware UTC, read back
     assert json.loads(stored[first.reference].transcript)[0]["text"] == "hi"
     assert [n.status for n in stored[first.reference].notifications] == ["pending"]
 
@@ -273,3 +274,49 @@ def test_delivery_is_retried_until_the_smtp_server_accepts(
     assert deliver_due(settings, now=later, request_id=request.id) == (1, 0)
     assert deliver_due(settings, now=later + timedelta(hours=1), request_id=request.id) == (0, 0)
     assert [m["Subject"] for m in smtp_server.sink.messages] == [request.reference]
+
+
+def test_webhook_is_posted_when_configured(tmp_path: Path) -> None:
+    """A real HTTP server on loopback stands in for a Teams/Slack-style inbox."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict] = []
+
+    class Inbox(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server API
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Inbox)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    database_url = f"sqlite:///{tmp_path / 'handoffs.db'}"
+    settings = replace(
+        SETTINGS,
+        database_url=database_url,
+        webhook_url=f"http://127.0.0.1:{server.server_port}/hook",
+        smtp_port=1,
+        smtp_timeout=1,
+    )
+    try:
+        request = create_request(database_url, new_handoff(), ["email", "webhook"])
+        sent, failed = deliver_due(settings, request_id=request.id)
+    finally:
+        server.shutdown()
+    assert (sent, failed) == (1, 1)  # the webhook went out; the email (no SMTP) waits
+    assert received == [
+        {
+            "reference": request.reference,
+            "created_at": request.created_at.isoformat(),
+            "channel": "rest",
+            "role": "parent",
+            "link": None,
+            "text": f"New request for a coordinator: {request.reference}",
+        }
+    ]
+    # The webhook carries no personal details: only the reference and where to look.
+    assert "Maria" not in json.dumps(received) and "+1617" not in json.dumps(received)

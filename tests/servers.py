@@ -82,77 +82,42 @@ def running_servers(
     }
     logs.mkdir(parents=True, exist_ok=True)
     processes: list[subprocess.Popen] = []
+
+    def spawn(name: str, command: list[str]) -> subprocess.Popen:
+        with open(logs / f"{name}.log", "w") as log:  # the child keeps its own handle
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        processes.append(process)
+        return process
+
     try:
-        with (
-            open(logs / "action-server.log", "w") as action_log,
-            open(logs / "rasa-server.log", "w") as rasa_log,
-        ):
-            processes.append(
-                subprocess.Popen(
-                    [
-                        str(RASA),
-                        "run",
-                        "actions",
-                        "--actions",
-                        "actions",
-                        "--port",
-                        str(action_port),
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=action_log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-            processes.append(
-                subprocess.Popen(
-                    [
-                        str(RASA),
-                        "run",
-                        "--model",
-                        str(MODEL),
-                        "--endpoints",
-                        "endpoints.yml",
-                        "--credentials",
-                        "credentials.yml",
-                        "--interface",
-                        "127.0.0.1",
-                        "--port",
-                        str(rasa_port),
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=rasa_log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-            if notification_worker:
-                worker_log = open(logs / "notification-worker.log", "w")  # noqa: SIM115
-                processes.append(
-                    subprocess.Popen(
-                        [
-                            str(ROOT / ".venv" / "bin" / "python"),
-                            "-m",
-                            "actions.notify",
-                            "--interval",
-                            "0.5",
-                        ],
-                        cwd=ROOT,
-                        env=env,
-                        stdout=worker_log,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
-            servers = Servers(
-                f"http://127.0.0.1:{rasa_port}",
-                f"http://127.0.0.1:{action_port}",
-                logs,
-                rasa_pid=processes[1].pid,
-                action_pid=processes[0].pid,
-            )
-            _wait(f"{servers.action_url}/health", processes[0], 120)
-            _wait(f"{servers.rasa_url}/", processes[1], 180)
-            yield servers
+        action_server = spawn(
+            "action-server",
+            [str(RASA), "run", "actions", "--actions", "actions", "--port", str(action_port)],
+        )
+        rasa_server = spawn(
+            "rasa-server",
+            [str(RASA), "run", "--model", str(MODEL), "--endpoints", "endpoints.yml",
+             "--credentials", "credentials.yml", "--interface", "127.0.0.1",
+             "--port", str(rasa_port)],
+        )  # fmt: skip
+        if notification_worker:
+            spawn(
+                "notification-worker",
+                [str(ROOT / ".venv" / "bin" / "python"), "-m", "actions.notify",
+                 "--interval", "0.5"],
+            )  # fmt: skip
+        servers = Servers(
+            f"http://127.0.0.1:{rasa_port}",
+            f"http://127.0.0.1:{action_port}",
+            logs,
+            rasa_pid=rasa_server.pid,
+            action_pid=action_server.pid,
+        )
+        _wait(f"{servers.action_url}/health", action_server, 120)
+        _wait(f"{servers.rasa_url}/", rasa_server, 180)
+        yield servers
     finally:
         for process in processes:
             process.terminate()

@@ -49,6 +49,20 @@ def complete_handoff(servers: Servers, sender: str) -> str:
     return text
 
 
+def sqlite_env(tmp_path: Path, smtp_server: SmtpServer) -> tuple[str, dict[str, str]]:
+    database_url = f"sqlite:///{tmp_path / 'handoffs.db'}"
+    return database_url, {
+        "CART_DATABASE_URL": database_url,
+        "CART_SMTP_PORT": str(smtp_server.port),
+    }
+
+
+def start_handoff(servers: Servers, sender: str) -> None:
+    """Up to the contact question: name and role given."""
+    for message in ("hi", "talk to a coordinator", "Maria Lopez", "parent"):
+        servers.say(sender, message)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
@@ -140,14 +154,10 @@ def test_database_unreachable_gives_an_honest_answer_and_the_server_keeps_going(
 
 
 def test_cancel_halfway_stores_nothing(smtp_server: SmtpServer, tmp_path: Path) -> None:
-    database_url = f"sqlite:///{tmp_path / 'handoffs.db'}"
-    env = {"CART_DATABASE_URL": database_url, "CART_SMTP_PORT": str(smtp_server.port)}
+    database_url, env = sqlite_env(tmp_path, smtp_server)
     with running_servers(tmp_path / "logs", env) as servers:
         sender = f"family-{uuid.uuid4().hex[:8]}"
-        servers.say(sender, "hi")
-        servers.say(sender, "talk to a coordinator")
-        servers.say(sender, "Maria Lopez")
-        servers.say(sender, "parent")
+        start_handoff(servers, sender)
         text = servers.texts(sender, "stop")
         assert "Nothing was saved" in text and CONTACTS.program_phone in text
         assert opening("utter_crs") in servers.texts(sender, "what is crs")
@@ -159,14 +169,10 @@ def test_cancel_halfway_stores_nothing(smtp_server: SmtpServer, tmp_path: Path) 
 def test_three_bad_answers_end_kindly_and_no_consent_stores_nothing(
     smtp_server: SmtpServer, tmp_path: Path
 ) -> None:
-    database_url = f"sqlite:///{tmp_path / 'handoffs.db'}"
-    env = {"CART_DATABASE_URL": database_url, "CART_SMTP_PORT": str(smtp_server.port)}
+    database_url, env = sqlite_env(tmp_path, smtp_server)
     with running_servers(tmp_path / "logs", env) as servers:
         sender = f"family-{uuid.uuid4().hex[:8]}"
-        servers.say(sender, "hi")
-        servers.say(sender, "talk to a coordinator")
-        servers.say(sender, "Maria")
-        servers.say(sender, "parent")
+        start_handoff(servers, sender)
         assert "For example: 617-555-0123" in servers.texts(sender, "not telling")
         servers.say(sender, "nope nope")
         final = servers.texts(sender, "12")

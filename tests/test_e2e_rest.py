@@ -184,3 +184,21 @@ def test_coordinator_request_says_what_happens_and_stop_gives_the_contacts(
 def test_odd_input_gets_a_reply_not_an_error(servers: Servers, sender: str, message: str) -> None:
     servers.say(sender, message)  # asserts HTTP 200
     assert servers.say(sender, "/crs")[0]["text"]  # and the server keeps serving
+
+
+def test_disclaimer_faqs_and_emergencies_work_with_the_action_server_down(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Answers, the disclaimer and the emergency path live in the Rasa server alone."""
+    import os
+    import signal
+
+    with running_servers(tmp_path_factory.mktemp("no-actions")) as servers:
+        os.kill(servers.action_pid, signal.SIGTERM)
+        sender = f"family-{uuid.uuid4().hex[:8]}"
+        first = servers.say(sender, "hello")
+        assert first[0]["text"].startswith(DISCLAIMER)
+        assert opening("utter_greet") in first[0]["text"]
+        assert opening("utter_side_effects") in servers.texts(sender, "what are the side effects")
+        emergency = servers.texts(sender, "my daughter has a fever of 102 right now")
+        assert emergency.startswith("This may be an emergency.") and "911" in emergency

@@ -37,7 +37,7 @@ Starting the assistant (model loading takes about half a minute)...
   socket.io channel: http://$RASA_HOST:$RASA_PORT/socket.io
   Action server:     $ACTION_ENDPOINT_URL (log: var/action-server.log)
   Handoff requests:  ${CART_DATABASE_URL:-var/handoffs.db (SQLite)}; list them with: make handoffs
-  Coordinator email: SMTP ${CART_SMTP_HOST:-127.0.0.1 (local mail catcher: var/local-mail.log)}:${CART_SMTP_PORT:-1025}
+  Coordinator email: SMTP ${CART_SMTP_HOST:-127.0.0.1}:${CART_SMTP_PORT:-1025}${mail_pid:+ (local mail catcher: var/local-mail.log)}
                      retried until delivered (log: var/notification-worker.log)
 Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"me","message":"what is car t"}'
 Stop with Ctrl-C.

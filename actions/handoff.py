@@ -62,6 +62,18 @@ def parse_name(text: str) -> str | None:
     return name
 
 
+def parse_consent(value: Any) -> bool | None:
+    """True or False from a button (bool) or typed words; None when it is neither."""
+    if isinstance(value, bool):
+        return value
+    text = str(value or "")
+    if _YES.search(text):
+        return True
+    if _NO.search(text):
+        return False
+    return None
+
+
 def build_transcript(events: list[dict[str, Any]]) -> list[dict[str, str]]:
     """What the family and the assistant said, in order, from the tracker's events."""
     transcript = []
@@ -97,74 +109,73 @@ class ValidateHandoffForm(FormValidationAction):
         return domain_slots
 
     @staticmethod
-    def _accepted(slot: str, value: Any) -> dict[str, Any]:
-        return {slot: value, "handoff_failures": 0}
-
-    @staticmethod
-    def _rejected(
-        slot: str, tracker: Tracker, dispatcher: CollectingDispatcher, response: str
+    def _checked(
+        slot: str,
+        parsed: Any,
+        tracker: Tracker,
+        dispatcher: CollectingDispatcher,
+        ask_again: str,
     ) -> dict[str, Any]:
+        """Accepts a parsed answer, or counts a failure and asks again with an example.
+
+        The third failure in a row asks nothing: `required_slots` then ends the form and
+        the action gives the direct contacts.
+        """
+        if parsed is not None:
+            return {slot: parsed, "handoff_failures": 0}
         failures = (tracker.get_slot("handoff_failures") or 0) + 1
         if failures < MAX_FAILURES:
-            dispatcher.utter_message(response=response)
+            dispatcher.utter_message(response=ask_again)
         return {slot: None, "handoff_failures": failures}
 
     def validate_handoff_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         name = parse_name(str(value or ""))
-        if name is None:
-            return self._rejected("handoff_name", tracker, dispatcher, "utter_handoff_name_again")
-        return self._accepted("handoff_name", name)
+        return self._checked("handoff_name", name, tracker, dispatcher, "utter_handoff_name_again")
 
     def validate_handoff_role(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         role = parse_role(str(value or ""))
-        if role is None:
-            return self._rejected("handoff_role", tracker, dispatcher, "utter_handoff_role_again")
-        return self._accepted("handoff_role", role)
+        return self._checked("handoff_role", role, tracker, dispatcher, "utter_handoff_role_again")
 
     def validate_handoff_contact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         contact = parse_contact(str(value or ""))
-        if contact is None:
-            return self._rejected(
-                "handoff_contact", tracker, dispatcher, "utter_handoff_contact_again"
-            )
-        return self._accepted("handoff_contact", contact.value)
+        return self._checked(
+            "handoff_contact",
+            contact.value if contact else None,
+            tracker,
+            dispatcher,
+            "utter_handoff_contact_again",
+        )
 
     def validate_handoff_age(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = str(value or "")
-        if _SKIP.search(text):
-            return self._accepted("handoff_age", AGE_NOT_GIVEN)
         years = parse_age(text)
-        if years is None:
-            return self._rejected("handoff_age", tracker, dispatcher, "utter_handoff_age_again")
-        return self._accepted("handoff_age", f"{years:g}")
+        age = AGE_NOT_GIVEN if _SKIP.search(text) else (None if years is None else f"{years:g}")
+        return self._checked("handoff_age", age, tracker, dispatcher, "utter_handoff_age_again")
 
     def validate_handoff_need(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         need = " ".join(str(value or "").split())
-        if len(need) < 2:
-            return self._rejected("handoff_need", tracker, dispatcher, "utter_handoff_need_again")
-        return self._accepted("handoff_need", need[:MAX_NEED_LENGTH])
+        need_or_none = need[:MAX_NEED_LENGTH] if len(need) >= 2 else None
+        return self._checked(
+            "handoff_need", need_or_none, tracker, dispatcher, "utter_handoff_need_again"
+        )
 
     def validate_handoff_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if isinstance(value, bool):
-            return self._accepted("handoff_consent", value)
-        text = str(value or "")
-        if _YES.search(text):
-            return self._accepted("handoff_consent", True)
-        if _NO.search(text):
-            return self._accepted("handoff_consent", False)
-        return self._rejected("handoff_consent", tracker, dispatcher, "utter_handoff_consent_again")
+        return self._checked(
+            "handoff_consent", parse_consent(value), tracker, dispatcher,
+            "utter_handoff_consent_again",
+        )  # fmt: skip
 
 
 def clear_form() -> list[EventType]:

@@ -15,15 +15,17 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export RASA_TELEMETRY_ENABLED := false
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 
+WIDGET      := build/web/cart-chat.js
+NPM_DEPS    := widget/node_modules/.installed
 TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml) \
                    $(SPACY_MODEL)/.built content/red_flags.yml \
                    components/red_flag_override.py actions/safety.py
 
 .PHONY: help install train run shell test lint validate test-stories test-nlu test-py bench \
-        compare-pipelines handoffs clean
+        compare-pipelines handoffs clean widget browser test-widget-js
 
 help:
-	@echo "make run    set up, train if needed, and start the assistant (REST + socket.io)"
+	@echo "make run    set up, train if needed, and start the assistant and the families' web page"
 	@echo "make test   set up, train if needed, and run every test"
 	@echo "make shell  talk to the assistant in the terminal (staff)"
 	@echo "make bench  speed and memory figures"
@@ -42,6 +44,20 @@ $(SPACY_MODEL)/.built: $(BIN)/.installed components/spacy_pipeline.py content/en
 
 install: $(BIN)/.installed $(SPACY_MODEL)/.built
 
+# The chat widget: npm packages from widget/package-lock.json, bundled into build/web/.
+$(NPM_DEPS): widget/package.json widget/package-lock.json
+	cd widget && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WIDGET): $(NPM_DEPS) widget/build.mjs $(wildcard widget/src/*)
+	node widget/build.mjs
+
+widget: $(WIDGET)
+
+# Debian's Chromium for the browser tests (nothing downloaded from a browser hub).
+browser:
+	@scripts/ensure-chromium
+
 # Retrains only when training data, config or the spaCy pipeline changed. --force:
 # Rasa's own cache does not see a rebuilt spaCy pipeline.
 $(MODEL): $(TRAINING_INPUTS) | install
@@ -50,14 +66,14 @@ $(MODEL): $(TRAINING_INPUTS) | install
 
 train: $(MODEL)
 
-run: train
+run: train widget
 	scripts/start-servers.sh run
 
 shell: train
 	scripts/start-servers.sh shell
 
 lint: install
-	$(BIN)/ruff check actions components tests scripts
+	$(BIN)/ruff check actions channels components web tests scripts
 
 validate: install
 	$(RASA) data validate
@@ -70,10 +86,13 @@ test-nlu: train
 	$(RASA) test nlu --nlu tests/nlu_test.yml --model $(MODEL) --out results/nlu
 	$(BIN)/python scripts/check_nlu_report.py results/nlu --min-f1 0.90
 
-test-py: train
+test-widget-js: $(NPM_DEPS)
+	cd widget && node --test test/
+
+test-py: train widget browser
 	$(BIN)/pytest
 
-test: lint validate test-stories test-nlu test-py
+test: lint validate test-stories test-nlu test-widget-js test-py
 
 bench: train
 	$(BIN)/python scripts/bench.py
@@ -85,4 +104,4 @@ compare-pipelines: install
 	$(BIN)/python scripts/compare_pipelines.py
 
 clean:
-	rm -rf build models results reports .rasa var
+	rm -rf build models results reports .rasa var widget/node_modules

@@ -104,3 +104,36 @@ def load_handoff_settings() -> HandoffSettings:
         closes=_time(_env("CART_OFFICE_CLOSES", "17:00")),
         holidays=tuple(date.fromisoformat(d.strip()) for d in holidays.split(",") if d.strip()),
     )
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """What the chat channels accept, and where the families' web page finds the server."""
+
+    # Longer messages are refused with a kind note (the widget stops them first).
+    max_message_length: int
+
+
+def load_channel_settings() -> ChannelSettings:
+    return ChannelSettings(max_message_length=int(_env("CART_MAX_MESSAGE_LENGTH", "2000")))
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The families' web page with the chat widget (web/server.py)."""
+
+    host: str
+    port: int
+    # Where the widget in a family's browser reaches the Rasa server's socket.io channel.
+    socket_url: str
+    widget_title: str
+
+
+def load_web_settings() -> WebSettings:
+    rasa_host, rasa_port = _env("RASA_HOST", "127.0.0.1"), _env("RASA_PORT", "5005")
+    return WebSettings(
+        host=_env("WEB_HOST", "127.0.0.1"),
+        port=int(_env("WEB_PORT", "8080")),
+        socket_url=_env("CART_WIDGET_SOCKET_URL", f"http://{rasa_host}:{rasa_port}"),
+        widget_title=_env("CART_WIDGET_TITLE", "CAR T-cell therapy program"),
+    )

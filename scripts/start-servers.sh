@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Starts the action server and the Rasa server on loopback and stops both together.
-#   scripts/start-servers.sh run     Rasa server with the REST and socket.io channels
+# Starts the action server and the Rasa server on loopback and stops them together.
+#   scripts/start-servers.sh run     Rasa server with the REST and socket.io channels, and
+#                                    the families' web page with the chat widget
 #   scripts/start-servers.sh shell   the Rasa shell, for staff testing conversations
 set -euo pipefail
 mode=${1:-run}
 cd "$(dirname "$0")/.."
 : "${RASA_HOST:=127.0.0.1}" "${RASA_PORT:=5005}" "${ACTION_PORT:=5055}"
+: "${WEB_HOST:=127.0.0.1}" "${WEB_PORT:=8080}"
+export RASA_HOST RASA_PORT WEB_HOST WEB_PORT
 export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://127.0.0.1:${ACTION_PORT}/webhook}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false
 model=models/cart-assistant.tar.gz
@@ -24,7 +27,12 @@ fi
 # Retries coordinator notifications that could not be sent at once (actions/notify.py).
 .venv/bin/python -m actions.notify >var/notification-worker.log 2>&1 &
 worker_pid=$!
-trap 'kill $action_pid $worker_pid $mail_pid 2>/dev/null || true' EXIT INT TERM
+web_pid=
+if [ "$mode" = run ]; then
+  .venv/bin/python -m web.server >var/web.log 2>&1 &
+  web_pid=$!
+fi
+trap 'kill $action_pid $worker_pid $mail_pid $web_pid 2>/dev/null || true' EXIT INT TERM
 
 if [ "$mode" = shell ]; then
   echo "Action server starting on port $ACTION_PORT (log: var/action-server.log)."
@@ -33,6 +41,7 @@ if [ "$mode" = shell ]; then
 else
   cat <<MSG
 Starting the assistant (model loading takes about half a minute)...
+  Families' web page: http://$WEB_HOST:$WEB_PORT/  (the chat widget; log: var/web.log)
   REST channel:      POST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook  {"sender": "...", "message": "..."}
   socket.io channel: http://$RASA_HOST:$RASA_PORT/socket.io
   Action server:     $ACTION_ENDPOINT_URL (log: var/action-server.log)
@@ -43,5 +52,6 @@ Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook -d '{"se
 Stop with Ctrl-C.
 MSG
   .venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentials credentials.yml \
-    --interface "$RASA_HOST" --port "$RASA_PORT" --cors "http://$RASA_HOST:$RASA_PORT"
+    --interface "$RASA_HOST" --port "$RASA_PORT" \
+    --cors "http://$WEB_HOST:$WEB_PORT" "http://$RASA_HOST:$RASA_PORT"
 fi

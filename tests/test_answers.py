@@ -83,8 +83,10 @@ def test_program_contacts_only_come_from_settings() -> None:
         if name != "program_contact":
             assert value not in raw, f"{name} is typed into domain.yml; use {{{name}}}"
     used = set(re.findall(r"\{([a-z_]+)\}", raw))
-    # Besides contacts: slots, and values the handoff action passes (actions/handoff.py).
-    allowed = set(contacts) | set(DOMAIN["slots"]) | {"reference", "coordinators_back"}
+    # Besides contacts: slots, values the handoff action passes (actions/handoff.py) and
+    # the length limit the socket.io channel fills in (channels/socketio.py).
+    passed_in = {"reference", "coordinators_back", "max_length"}
+    allowed = set(contacts) | set(DOMAIN["slots"]) | passed_in
     assert used <= allowed, used - allowed
 
 
@@ -140,6 +142,7 @@ def test_every_response_is_used_somewhere() -> None:
             *ROOT.glob("data/*.yml"),
             *ROOT.glob("actions/*.py"),
             *ROOT.glob("components/*.py"),
+            *ROOT.glob("channels/*.py"),
         ]
     )
     for name in RESPONSES:

@@ -1,0 +1,1 @@
+"""The project's input channels (named in credentials.yml)."""

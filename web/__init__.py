@@ -1,0 +1,1 @@
+"""The families web page that embeds the chat widget."""

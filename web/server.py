@@ -1,0 +1,132 @@
+"""Serves the families' web page with the chat widget (loopback by default).
+
+`python -m web.server`, started by `make run`. The page looks like the program's CAR
+T-cell therapy page and embeds the widget the way a hospital web team would. The widget
+bundle comes from build/web/ (built from widget/ by `make widget`); nothing is loaded
+from a CDN, and the page's Content-Security-Policy allows no inline script, no eval and
+no other origin but the assistant's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import string
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from actions.settings import (
+    PROJECT_ROOT,
+    load_channel_settings,
+    load_contacts,
+    load_web_settings,
+)
+
+HERE = Path(__file__).resolve().parent
+WIDGET_BUILD = PROJECT_ROOT / "build" / "web"
+PAGE_TEMPLATE = HERE / "templates" / "demo.html"
+
+
+def widget_config(socket_url: str, title: str, max_message_length: int) -> dict[str, object]:
+    """The config object the page hands to the widget (names as in Rasa's community widget)."""
+    return {
+        "socketUrl": socket_url,
+        "socketPath": "/socket.io/",
+        "title": title,
+        "subtitle": "Answers for families and referring doctors",
+        "initPayload": "/greet",
+        "customData": {"language": "en"},
+        "storage": "session",
+        "maxMessageLength": max_message_length,
+        "handoffPayload": "/request_human",
+    }
+
+
+def render_page(config: dict[str, object]) -> str:
+    contacts = load_contacts().placeholders()
+    values = {name: html.escape(value) for name, value in contacts.items()}
+    values["program_phone_digits"] = re.sub(r"[^\d+]", "", contacts["program_phone"])
+    # JSON inside <script type="application/json">: "<" escaped so no text can close it.
+    values["widget_config"] = json.dumps(config).replace("<", "\\u003c")
+    return string.Template(PAGE_TEMPLATE.read_text(encoding="utf-8")).substitute(values)
+
+
+def content_security_policy(socket_url: str) -> str:
+    parts = urlsplit(socket_url)
+    secure = parts.scheme == "https"
+    sources = f"{parts.scheme}://{parts.netloc} {'wss' if secure else 'ws'}://{parts.netloc}"
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            f"connect-src 'self' {sources}",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def create_app(socket_url: str, title: str, max_message_length: int) -> web.Application:
+    page = render_page(widget_config(socket_url, title, max_message_length))
+    policy = content_security_policy(socket_url)
+
+    @web.middleware
+    async def security_headers(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        try:
+            response = await handler(request)
+        except web.HTTPException as error:
+            response = web.Response(status=error.status, text=f"{error.status}: {error.reason}")
+        response.headers["Content-Security-Policy"] = policy
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    async def demo_page(_: web.Request) -> web.Response:
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
+
+    async def health(_: web.Request) -> web.Response:
+        built = (WIDGET_BUILD / "cart-chat.js").exists()
+        return web.json_response({"status": "ok" if built else "widget not built"})
+
+    app = web.Application(middlewares=[security_headers])
+    app.router.add_get("/", demo_page)
+    app.router.add_get("/healthz", health)
+    app.router.add_static("/static/", HERE / "static")
+    app.router.add_static("/widget/", WIDGET_BUILD)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = load_web_settings()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=settings.host)
+    parser.add_argument("--port", type=int, default=settings.port)
+    parser.add_argument("--socket-url", default=settings.socket_url)
+    args = parser.parse_args(argv)
+    if not (WIDGET_BUILD / "cart-chat.js").exists():
+        print(f"{WIDGET_BUILD}/cart-chat.js is missing: run `make widget`.", file=sys.stderr)
+        return 1
+    app = create_app(
+        args.socket_url, settings.widget_title, load_channel_settings().max_message_length
+    )
+    web.run_app(
+        app,
+        host=args.host,
+        port=args.port,
+        access_log=None,  # addresses and paths only, but nothing we need to keep
+        print=lambda _: print(f"Families' web page: http://{args.host}:{args.port}/", flush=True),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -22,7 +22,7 @@ TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml) \
                    components/red_flag_override.py actions/safety.py
 
 .PHONY: help install train run shell test lint validate test-stories test-nlu test-py bench \
-        compare-pipelines handoffs clean widget browser test-widget-js
+        compare-pipelines handoffs clean widget browser test-widget-js staff-user
 
 help:
 	@echo "make run    set up, train if needed, and start the assistant and the families' web page"
@@ -30,6 +30,7 @@ help:
 	@echo "make shell  talk to the assistant in the terminal (staff)"
 	@echo "make bench  speed and memory figures"
 	@echo "make handoffs  pending and recent requests for a coordinator"
+	@echo "make staff-user USERNAME=alex NAME='Alex Kim'  an account for the coordinators' console"
 
 build/uv/bin/uv:
 	@python=$$(scripts/find-python310) && $$python -m venv build/uv && build/uv/bin/pip install --quiet uv
@@ -73,7 +74,7 @@ shell: train
 	scripts/start-servers.sh shell
 
 lint: install
-	$(BIN)/ruff check actions channels components web tests scripts
+	$(BIN)/ruff check actions channels components console web tests scripts
 
 validate: install
 	$(RASA) data validate
@@ -99,6 +100,10 @@ bench: train
 
 handoffs: install
 	$(BIN)/python scripts/list_handoffs.py
+
+staff-user: install
+	@test -n "$(USERNAME)" || { echo "Usage: make staff-user USERNAME=alex NAME='Alex Kim'"; exit 2; }
+	$(BIN)/python -m console.users add "$(USERNAME)" --name "$(NAME)"
 
 compare-pipelines: install
 	$(BIN)/python scripts/compare_pipelines.py

@@ -137,3 +137,39 @@ def load_web_settings() -> WebSettings:
         socket_url=_env("CART_WIDGET_SOCKET_URL", f"http://{rasa_host}:{rasa_port}"),
         widget_title=_env("CART_WIDGET_TITLE", "CAR T-cell therapy program"),
     )
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """The coordinators' console (console/server.py) and its link to the Rasa server."""
+
+    host: str
+    port: int
+    database_url: str
+    # The Rasa server's HTTP API, for the live takeover; enabled only with this token.
+    rasa_url: str
+    rasa_token: str
+    session_hours: float
+    max_failed_logins: int
+    lockout_minutes: float
+    # Cookies only over HTTPS: on for any deployment that is not loopback.
+    secure_cookies: bool
+    # A coordinator whose console stops asking for news for this long has left: the
+    # family is told and the assistant resumes.
+    takeover_timeout_seconds: float
+
+
+def load_console_settings() -> ConsoleSettings:
+    rasa_host, rasa_port = _env("RASA_HOST", "127.0.0.1"), _env("RASA_PORT", "5005")
+    return ConsoleSettings(
+        host=_env("CART_CONSOLE_HOST", "127.0.0.1"),
+        port=int(_env("CART_CONSOLE_PORT", "8081")),
+        database_url=load_handoff_settings().database_url,
+        rasa_url=_env("CART_RASA_URL", f"http://{rasa_host}:{rasa_port}"),
+        rasa_token=os.environ.get("CART_RASA_API_TOKEN", "").strip(),
+        session_hours=float(_env("CART_CONSOLE_SESSION_HOURS", "8")),
+        max_failed_logins=int(_env("CART_CONSOLE_MAX_FAILED_LOGINS", "5")),
+        lockout_minutes=float(_env("CART_CONSOLE_LOCKOUT_MINUTES", "15")),
+        secure_cookies=_env("CART_CONSOLE_SECURE_COOKIES", "false").lower() in ("1", "true", "yes"),
+        takeover_timeout_seconds=float(_env("CART_TAKEOVER_TIMEOUT", "30")),
+    )

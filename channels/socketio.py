@@ -12,6 +12,9 @@ Four differences from `rasa.core.channels.socketio`, each at the one place it be
 - Messages longer than the configured maximum are not handed to the assistant: the
   family is asked to shorten them, unless the message describes an emergency, which
   always gets the emergency answer.
+- While a coordinator has paused the assistant (console/takeover.py), a message read as
+  an emergency still gets the emergency answer at once; the coordinator's words carry
+  `"sender": "coordinator"` and the takeover notices `"notice"`, for the widget.
 """
 
 from __future__ import annotations
@@ -21,24 +24,61 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 from typing import Any
 
-from rasa.core.channels.channel import UserMessage, decode_bearer_token
+from rasa.core.channels.channel import OutputChannel, UserMessage, decode_bearer_token
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
-from rasa.shared.core.domain import Domain
+from rasa.core.policies.policy import PolicyPrediction
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from actions.content import response_text
 from actions.safety import Verdict, assess
-from actions.settings import PROJECT_ROOT, load_channel_settings, load_contacts
+from actions.settings import load_channel_settings
 
 logger = logging.getLogger(__name__)
 
 TOO_LONG_RESPONSE = "utter_message_too_long"
 EMERGENCY_PAYLOAD = "/emergency"
+EMERGENCY_INTENT = "emergency"
+EMERGENCY_RESPONSE = "utter_emergency"
+# Keys of a response's `custom` payload copied onto each of its text messages.
+MARKS = ("emergency", "sender", "name", "notice")
+
+
+class RasaAwareBlueprint(SocketBlueprint):
+    """Keeps the Rasa server's app, whose agent answers emergencies during a takeover."""
+
+    def register(self, app: Any, options: Any) -> None:
+        self.ctx.rasa_app = app
+        super().register(app, options)
+
+
+async def answer_emergency_while_paused(app: Any, sender_id: str, output: OutputChannel) -> None:
+    """Emergencies win over a paused conversation too: the coordinator may be typing."""
+    agent = getattr(getattr(app, "ctx", None), "agent", None)
+    if agent is None or agent.processor is None:
+        return
+    tracker = await agent.tracker_store.retrieve(sender_id)
+    if tracker is None or not tracker.is_paused():
+        return
+    if (tracker.latest_message.intent or {}).get("name") != EMERGENCY_INTENT:
+        return
+    logger.info("Emergency during a takeover: answered while the assistant is paused")
+    async with agent.lock_store.lock(sender_id):
+        # The turn ends with action_listen, as Rasa's own turns do, so the dialogue goes on
+        # normally once the coordinator hands back.
+        for action in (EMERGENCY_RESPONSE, ACTION_LISTEN_NAME):
+            await agent.processor.execute_action(
+                sender_id,
+                action,
+                output,
+                agent.processor.nlg,
+                PolicyPrediction.for_action_name(agent.domain, action),
+            )
 
 
 class ProgramSocketIOOutput(SocketIOOutput):
@@ -50,8 +90,8 @@ class ProgramSocketIOOutput(SocketIOOutput):
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         custom = message.get("custom")
-        urgent = isinstance(custom, dict) and custom.get("emergency") is True
-        self._marks = {"emergency": True} if urgent else {}
+        custom = custom if isinstance(custom, dict) else {}
+        self._marks = {key: custom[key] for key in MARKS if key in custom}
         try:
             await super().send_response(recipient_id, dict(message))
         finally:
@@ -63,17 +103,11 @@ class ProgramSocketIOOutput(SocketIOOutput):
     async def send_custom_json(
         self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
     ) -> None:
-        await self._send_message(recipient_id, {"custom": json_message})
+        await super()._send_message(recipient_id, {"custom": json_message})
 
 
-@lru_cache(maxsize=1)
 def too_long_text() -> str:
-    """The family-facing words live in domain.yml with every other answer."""
-    domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
-    template = domain.responses[TOO_LONG_RESPONSE][0]["text"]
-    return template.format(
-        max_length=load_channel_settings().max_message_length, **load_contacts().placeholders()
-    )
+    return response_text(TOO_LONG_RESPONSE, max_length=load_channel_settings().max_message_length)
 
 
 def screen_length(text: str, max_length: int) -> str | None:
@@ -100,7 +134,7 @@ class ProgramSocketIOInput(SocketIOInput):
         # Rasa's blueprint, with the project's output and the length limit. CORS is left to
         # the Rasa server's --cors option, as in Rasa's own channel.
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
-        blueprint = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
+        blueprint = RasaAwareBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
         max_length = load_channel_settings().max_message_length
 
@@ -116,7 +150,7 @@ class ProgramSocketIOInput(SocketIOInput):
             return bool(token and decode_bearer_token(token, self.jwt_key, self.jwt_algorithm))
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: str, data: Any) -> None:
+        async def session_request(sid: str, data: Any = None) -> None:
             data = data if isinstance(data, dict) else {}
             session_id = data.get("session_id")
             if not isinstance(session_id, str) or not session_id.strip():
@@ -128,7 +162,7 @@ class ProgramSocketIOInput(SocketIOInput):
             await sio.emit("session_confirm", session_id, room=sid)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: str, data: Any) -> None:
+        async def handle_message(sid: str, data: Any = None) -> None:
             if not isinstance(data, dict):
                 return
             output = ProgramSocketIOOutput(sio, self.bot_message_evt)
@@ -160,6 +194,9 @@ class ProgramSocketIOInput(SocketIOInput):
                     input_channel=self.name(),
                     metadata=metadata if isinstance(metadata, dict) else {},
                 )
+            )
+            await answer_emergency_while_paused(
+                getattr(blueprint.ctx, "rasa_app", None), sender_id, output
             )
 
         return blueprint

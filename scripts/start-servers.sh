@@ -13,6 +13,17 @@ export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://127.0.0.1:${ACTION_PORT
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false
 model=models/cart-assistant.tar.gz
 mkdir -p var
+# The Rasa HTTP API is on only with a token; the coordinators' console uses it for the
+# live takeover. Without CART_RASA_API_TOKEN, a random local one is kept in var/.
+if [ -z "${CART_RASA_API_TOKEN:-}" ]; then
+  if [ ! -s var/rasa-api-token ]; then
+    (umask 077 && .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' >var/rasa-api-token)
+  fi
+  CART_RASA_API_TOKEN=$(cat var/rasa-api-token)
+fi
+: "${CART_CONSOLE_HOST:=127.0.0.1}" "${CART_CONSOLE_PORT:=8081}"
+export CART_RASA_API_TOKEN CART_CONSOLE_HOST CART_CONSOLE_PORT
+export CART_CONSOLE_URL=${CART_CONSOLE_URL:-http://$CART_CONSOLE_HOST:$CART_CONSOLE_PORT}
 
 .venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" >var/action-server.log 2>&1 &
 action_pid=$!
@@ -27,12 +38,14 @@ fi
 # Retries coordinator notifications that could not be sent at once (actions/notify.py).
 .venv/bin/python -m actions.notify >var/notification-worker.log 2>&1 &
 worker_pid=$!
-web_pid=
+web_pid= console_pid=
 if [ "$mode" = run ]; then
   .venv/bin/python -m web.server >var/web.log 2>&1 &
   web_pid=$!
+  .venv/bin/python -m console.server >var/console.log 2>&1 &
+  console_pid=$!
 fi
-trap 'kill $action_pid $worker_pid $mail_pid $web_pid 2>/dev/null || true' EXIT INT TERM
+trap 'kill $action_pid $worker_pid $mail_pid $web_pid $console_pid 2>/dev/null || true' EXIT INT TERM
 
 if [ "$mode" = shell ]; then
   echo "Action server starting on port $ACTION_PORT (log: var/action-server.log)."
@@ -42,6 +55,7 @@ else
   cat <<MSG
 Starting the assistant (model loading takes about half a minute)...
   Families' web page: http://$WEB_HOST:$WEB_PORT/  (the chat widget; log: var/web.log)
+  Coordinators:       $CART_CONSOLE_URL/  (log: var/console.log; accounts: make staff-user USERNAME=...)
   REST channel:      POST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook  {"sender": "...", "message": "..."}
   socket.io channel: http://$RASA_HOST:$RASA_PORT/socket.io
   Action server:     $ACTION_ENDPOINT_URL (log: var/action-server.log)
@@ -52,6 +66,6 @@ Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook -d '{"se
 Stop with Ctrl-C.
 MSG
   .venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentials credentials.yml \
-    --interface "$RASA_HOST" --port "$RASA_PORT" \
+    --interface "$RASA_HOST" --port "$RASA_PORT" --enable-api --auth-token "$CART_RASA_API_TOKEN" \
     --cors "http://$WEB_HOST:$WEB_PORT" "http://$RASA_HOST:$RASA_PORT"
 fi

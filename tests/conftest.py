@@ -1,4 +1,5 @@
-"""Shared fixtures: a real SMTP server on loopback and a fresh PostgreSQL database."""
+"""Shared fixtures: a real SMTP server on loopback, a fresh PostgreSQL database, and
+Debian's Chromium driven by Playwright."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from playwright.sync_api import Browser, sync_playwright
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.servers import free_port
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -86,3 +90,13 @@ def postgres_url() -> Iterator[str]:
         )
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
     admin.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: run `make browser` (make test does it).")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -67,8 +67,14 @@ def _wait(url: str, process: subprocess.Popen, seconds: float) -> None:
 
 @contextmanager
 def running_servers(
-    logs: Path, extra_env: dict[str, str] | None = None, notification_worker: bool = False
+    logs: Path,
+    extra_env: dict[str, str] | None = None,
+    notification_worker: bool = False,
+    cors: list[str] | None = None,
+    api_token: str | None = None,
 ) -> Iterator[Servers]:
+    """The action server and the Rasa server; `cors`: web page origins allowed to call it;
+    `api_token`: Rasa's HTTP API on, with this token (for the coordinators' console)."""
     if not MODEL.exists():
         raise RuntimeError(f"{MODEL} is missing: run `make train` (make test does it).")
     rasa_port, action_port = free_port(), free_port()
@@ -100,7 +106,8 @@ def running_servers(
             "rasa-server",
             [str(RASA), "run", "--model", str(MODEL), "--endpoints", "endpoints.yml",
              "--credentials", "credentials.yml", "--interface", "127.0.0.1",
-             "--port", str(rasa_port)],
+             "--port", str(rasa_port), *(["--cors", *cors] if cors else []),
+             *(["--enable-api", "--auth-token", api_token] if api_token else [])],
         )  # fmt: skip
         if notification_worker:
             spawn(

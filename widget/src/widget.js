@@ -50,6 +50,7 @@ export class ChatWidget {
     this.socket = null;
     this.ready = false; // connected and the session confirmed
     this.flushing = false;
+    this.attempt = 0;
     this.typingTimer = null;
     this.id = `cart-chat-${++uid}`;
     this.build();
@@ -230,6 +231,7 @@ export class ChatWidget {
     socket.on("bot_uttered", (message) => this.receive(message));
     socket.on("disconnect", (reason) => {
       this.ready = false;
+      this.attempt++; // a reply still awaited is sent again after reconnecting
       this.flushing = false;
       this.hideTyping();
       this.setStatus("offline");
@@ -286,12 +288,14 @@ export class ChatWidget {
     const state = this.store.state;
     if (!this.ready || this.flushing || state.outbox.length === 0) return;
     const item = state.outbox[0];
+    const attempt = ++this.attempt;
     this.flushing = true;
     this.showTyping();
     this.socket.timeout(this.config.replyTimeoutMs).emit(
       "user_uttered",
       { message: item.payload, session_id: state.sessionId, customData: this.config.customData },
       (error) => {
+        if (attempt !== this.attempt) return; // from before a reconnect: already re-queued
         this.flushing = false;
         this.hideTyping();
         // No acknowledgement: the connection dropped; the message stays queued and is
@@ -316,10 +320,16 @@ export class ChatWidget {
     if (!text) return;
     const quickReplies = (Array.isArray(message.quick_replies) ? message.quick_replies : [])
       .filter((reply) => reply && typeof reply.title === "string" && typeof reply.payload === "string")
+      // "Talk to a coordinator" is always in view below: no second button for it.
+      .filter((reply) => reply.payload !== this.config.handoffPayload)
       .map((reply) => ({ title: reply.title, payload: reply.payload }));
     if (quickReplies.length) this.clearQuickReplies();
+    // A coordinator typing from the console, or a notice that one joined or left.
+    const from = message.sender === "coordinator" ? "coordinator"
+      : typeof message.notice === "string" ? "notice" : "bot";
     const stored = this.store.addMessage({
-      from: "bot",
+      from,
+      name: from === "coordinator" && typeof message.name === "string" ? message.name : undefined,
       text,
       emergency: message.emergency === true,
       quickReplies: quickReplies.length ? quickReplies : undefined,
@@ -338,16 +348,26 @@ export class ChatWidget {
   // ---- Rendering ----
 
   renderMessage(message) {
+    const user = message.from === "user";
     const item = element("li", {
-      class: `cart-chat__message cart-chat__message--${message.from === "user" ? "user" : "bot"}`,
+      class: `cart-chat__message cart-chat__message--${user ? "user" : "bot"}`,
       "data-id": String(message.id),
     });
     if (message.emergency) item.classList.add("cart-chat__message--emergency");
+    if (message.from === "coordinator") item.classList.add("cart-chat__message--coordinator");
+    if (message.from === "notice") item.classList.add("cart-chat__message--notice");
     if (message.pending) item.setAttribute("data-pending", "");
-    const who = message.from === "user" ? "You said:" : "Assistant:";
-    item.append(element("span", { class: "cart-chat__visually-hidden" }, who));
+    if (message.from === "coordinator") {
+      const name = message.name ? `Coordinator · ${message.name}` : "Coordinator";
+      item.append(element("span", { class: "cart-chat__sender" }, name));
+    } else {
+      const who = user ? "You said:" : message.from === "notice" ? "Notice:" : "Assistant:";
+      item.append(element("span", { class: "cart-chat__visually-hidden" }, who));
+    }
     const bubble = element("div", { class: "cart-chat__bubble" });
-    bubble.append(message.from === "user" ? renderPlain(message.text) : renderMarkdown(message.text));
+    // A person's words are shown exactly as typed; the assistant's answers use Markdown.
+    const plain = user || message.from === "coordinator";
+    bubble.append(plain ? renderPlain(message.text) : renderMarkdown(message.text));
     item.append(bubble);
     if (message.pending) {
       item.append(element("span", { class: "cart-chat__pending" }, "Waiting to send"));
@@ -364,7 +384,10 @@ export class ChatWidget {
     for (const reply of replies) {
       const button = element("button", { type: "button", class: "cart-chat__quick-reply" },
         reply.title);
-      button.addEventListener("click", () => this.sendUserMessage(reply.payload, reply.title));
+      button.addEventListener("click", () => {
+        this.sendUserMessage(reply.payload, reply.title);
+        this.input.focus(); // the buttons are gone: keyboard users continue in the input
+      });
       group.append(button);
     }
     return group;

@@ -1,0 +1,1 @@
+"""The coordinators' console: handoff requests and live takeover (console/server.py)."""

@@ -22,7 +22,7 @@ TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml) \
                    components/red_flag_override.py actions/safety.py
 
 .PHONY: help install train run shell test lint validate test-stories test-nlu test-py bench \
-        compare-pipelines handoffs clean widget browser test-widget-js staff-user
+        compare-pipelines handoffs clean widget browser test-widget-js staff-user purge forget
 
 help:
 	@echo "make run    set up, train if needed, and start the assistant and the families' web page"
@@ -31,6 +31,8 @@ help:
 	@echo "make bench  speed and memory figures"
 	@echo "make handoffs  pending and recent requests for a coordinator"
 	@echo "make staff-user USERNAME=alex NAME='Alex Kim'  an account for the coordinators' console"
+	@echo "make purge [DAYS=90]    delete idle conversations and closed requests older than that"
+	@echo "make forget CONVERSATION=<id>  delete everything for one conversation"
 
 build/uv/bin/uv:
 	@python=$$(scripts/find-python310) && $$python -m venv build/uv && build/uv/bin/pip install --quiet uv
@@ -100,6 +102,13 @@ bench: train
 
 handoffs: install
 	$(BIN)/python scripts/list_handoffs.py
+
+purge: install
+	$(BIN)/python -m console.retention purge $(if $(DAYS),--days $(DAYS))
+
+forget: install
+	@test -n "$(CONVERSATION)" || { echo "Usage: make forget CONVERSATION=<conversation id>"; exit 2; }
+	$(BIN)/python -m console.retention forget "$(CONVERSATION)"
 
 staff-user: install
 	@test -n "$(USERNAME)" || { echo "Usage: make staff-user USERNAME=alex NAME='Alex Kim'"; exit 2; }

@@ -24,13 +24,15 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
-    Text,
     create_engine,
     select,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.types import TypeDecorator
+
+from actions.data_protection import EncryptedText
 
 Base = declarative_base()
 
@@ -74,14 +76,15 @@ class HandoffRequest(Base):
     status = Column(String(20), nullable=False, default="new")
     sender_id = Column(String(255), nullable=False, index=True)
     channel = Column(String(50), nullable=False)
-    name = Column(String(200), nullable=False)
+    # What the family told us is encrypted at rest (actions/data_protection.py).
+    name = Column(EncryptedText(), nullable=False)
     role = Column(String(50), nullable=False)
     contact_kind = Column(String(10), nullable=False)
-    contact_value = Column(String(254), nullable=False)
+    contact_value = Column(EncryptedText(), nullable=False)
     patient_age = Column(String(20))
-    need = Column(Text, nullable=False)
+    need = Column(EncryptedText(), nullable=False)
     consent = Column(Boolean, nullable=False)
-    transcript = Column(Text, nullable=False)  # JSON list of {"who", "text", "at"}
+    transcript = Column(EncryptedText(), nullable=False)  # JSON list of {"who", "text", "at"}
 
     notifications = relationship("Notification", back_populates="request", lazy="selectin")
 
@@ -167,3 +170,16 @@ def recent_requests(url: str, limit: int = 20) -> list[HandoffRequest]:
     with session_for(url) as session:
         query = select(HandoffRequest).order_by(HandoffRequest.id.desc()).limit(limit)
         return list(session.scalars(query))
+
+
+ENCRYPTED_COLUMNS = ("name", "contact_value", "need", "transcript")
+
+
+def reencrypt_all(url: str) -> int:
+    """Writes every request again, so it is encrypted with the newest key."""
+    with session_for(url) as session, session.begin():
+        requests = list(session.scalars(select(HandoffRequest)))
+        for request in requests:
+            for column in ENCRYPTED_COLUMNS:
+                flag_modified(request, column)
+    return len(requests)

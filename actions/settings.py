@@ -173,3 +173,21 @@ def load_console_settings() -> ConsoleSettings:
         secure_cookies=_env("CART_CONSOLE_SECURE_COOKIES", "false").lower() in ("1", "true", "yes"),
         takeover_timeout_seconds=float(_env("CART_TAKEOVER_TIMEOUT", "30")),
     )
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """Where the Rasa server keeps conversations (components/tracker_store.py)."""
+
+    url: str
+    # Conversations idle this long, and closed requests this old, are deleted by
+    # `python -m console.retention purge`.
+    retention_days: float
+
+
+def load_tracker_settings() -> TrackerSettings:
+    default = f"sqlite:///{PROJECT_ROOT / 'var' / 'conversations.db'}"
+    return TrackerSettings(
+        url=_env("CART_TRACKER_URL", default),
+        retention_days=float(_env("CART_RETENTION_DAYS", "90")),
+    )

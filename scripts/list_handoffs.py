@@ -25,19 +25,19 @@ def main() -> int:
     if not requests:
         print(f"No handoff requests in {settings.database_url}.")
         return 0
+    # An operations view: what families wrote is read in the coordinators' console only.
     print(
-        f"{'reference':15s} {'received (UTC)':17s} {'status':8s} {'channel':9s} "
-        f"{'who':10s} {'notifications':24s} need"
+        f"{'reference':15s} {'received (UTC)':17s} {'status':11s} {'channel':9s} "
+        f"{'who':10s} notifications"
     )
     for request in requests:
         notes = ", ".join(
             f"{n.kind}:{n.status}" + (f"({n.attempts})" if n.status != "sent" else "")
             for n in request.notifications
         )
-        need = request.need if len(request.need) <= 50 else request.need[:47] + "..."
         print(
-            f"{request.reference:15s} {request.created_at:%Y-%m-%d %H:%M} {request.status:8s} "
-            f"{request.channel:9s} {request.role:10s} {notes:24s} {need}"
+            f"{request.reference:15s} {request.created_at:%Y-%m-%d %H:%M} {request.status:11s} "
+            f"{request.channel:9s} {request.role:10s} {notes}"
         )
     pending = sum(1 for r in requests for n in r.notifications if n.status == "pending")
     print(f"\n{len(requests)} request(s), {pending} notification(s) pending.")

@@ -25,7 +25,10 @@ fi
 export CART_RASA_API_TOKEN CART_CONSOLE_HOST CART_CONSOLE_PORT
 export CART_CONSOLE_URL=${CART_CONSOLE_URL:-http://$CART_CONSOLE_HOST:$CART_CONSOLE_PORT}
 
-.venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" >var/action-server.log 2>&1 &
+# rasa-sdk binds to SANIC_HOST (0.0.0.0 if unset): the action server is for the Rasa
+# server only, so loopback unless ACTION_HOST names an internal address.
+SANIC_HOST=${ACTION_HOST:-127.0.0.1} .venv/bin/rasa run actions --actions actions \
+  --port "$ACTION_PORT" >var/action-server.log 2>&1 &
 action_pid=$!
 # With no SMTP server configured, a local mail catcher stands in for the coordinators'
 # inbox: their emails land in var/local-mail.log (a local inbox: it holds what families typed).

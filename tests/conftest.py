@@ -14,10 +14,15 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.servers import free_port
+
+# The tests' own key for data at rest, inherited by every server they start: nothing
+# they store is readable with the developer's var/data-key, and nothing of theirs mixes.
+os.environ.setdefault("CART_DATA_KEYS", Fernet.generate_key().decode())
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CART_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -84,6 +84,9 @@ def running_servers(
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "RASA_TELEMETRY_ENABLED": "false",
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+        "SANIC_HOST": "127.0.0.1",  # where rasa-sdk binds the action server, as make run does
+        # Each set of servers keeps its conversations apart, unless a test shares them.
+        "CART_TRACKER_URL": f"sqlite:///{logs / 'conversations.db'}",
         **(extra_env or {}),
     }
     logs.mkdir(parents=True, exist_ok=True)

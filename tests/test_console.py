@@ -217,6 +217,7 @@ def test_status_and_notes_are_recorded_with_who_and_when_and_shown_as_text(stack
     page = staff.get(url, timeout=10).text
     assert "&lt;script&gt;alert(" in page and "<script>alert(" not in page
     assert "Left a &lt;b&gt;voicemail&lt;/b&gt;" in page
+    assert "talk to a coordinator" in page  # the whole transcript
     assert re.search(
         rf"\d{{4}}-\d\d-\d\d \d\d:\d\d UTC, {username}:</span>\s+status new → in_progress", page
     )

@@ -435,3 +435,22 @@ def test_the_demo_page_is_served_with_its_policy(stack: Stack) -> None:
     assert '<script src="/widget/cart-chat.js"></script>' in response.text
     assert requests.get(f"{stack.page_url}widget/../pyproject.toml", timeout=10).status_code == 404
     assert (ROOT / "build" / "web" / "cart-chat.js").stat().st_size < 200_000
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses listening on `port`, read from the kernel (no traffic sent)."""
+    addresses = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                local, state = line.split()[1], line.split()[3]
+                address, hex_port = local.rsplit(":", 1)
+                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                    addresses.add(address)
+    return addresses
+
+
+def test_the_action_server_listens_on_loopback_only(stack: Stack) -> None:
+    port = urlsplit(stack.servers.action_url).port or 0
+    assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1, and nothing else

@@ -1,0 +1,109 @@
+"""Encryption at rest of what families tell us in a handoff request.
+
+Names, phone numbers, emails, what they need and the transcript are stored encrypted
+with Fernet (AES-128-CBC with HMAC-SHA256, from `cryptography`). The keys come from the
+environment (`CART_DATA_KEYS`, comma-separated, newest first); `MultiFernet` decrypts
+with any of them and encrypts with the first, so a key is rotated by putting a new one
+in front and running `python -m actions.data_protection rotate`.
+
+Locally, without CART_DATA_KEYS, a key is made once in var/data-key (mode 600): never
+committed, and gone with `make clean`, which also removes the data it protects.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy.types import Text, TypeDecorator
+
+from actions.settings import PROJECT_ROOT
+
+LOCAL_KEY_FILE = PROJECT_ROOT / "var" / "data-key"
+# Marks a stored value as ours, so plain text from before encryption is still read.
+PREFIX = "enc1:"
+
+
+class DataKeyError(RuntimeError):
+    """No usable key, or data that no configured key can read."""
+
+
+def _local_key(path: Path = LOCAL_KEY_FILE) -> str:
+    if not path.exists():
+        # Several processes start together (action server, console, worker): the key is
+        # written to a file of its own, then linked into place; the first link wins.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as key_file:
+            key_file.write(Fernet.generate_key().decode())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+@lru_cache(maxsize=4)
+def _fernet(keys: str) -> MultiFernet:
+    try:
+        return MultiFernet([Fernet(key.strip().encode()) for key in keys.split(",") if key.strip()])
+    except ValueError as error:
+        raise DataKeyError("CART_DATA_KEYS holds a key that is not a Fernet key") from error
+
+
+def data_keys() -> MultiFernet:
+    return _fernet(os.environ.get("CART_DATA_KEYS", "").strip() or _local_key())
+
+
+def encrypt(text: str) -> str:
+    return PREFIX + data_keys().encrypt(text.encode("utf-8")).decode("ascii")
+
+
+def decrypt(stored: str) -> str:
+    if not stored.startswith(PREFIX):
+        return stored  # written before encryption was on
+    try:
+        return data_keys().decrypt(stored[len(PREFIX) :].encode("ascii")).decode("utf-8")
+    except InvalidToken as error:
+        raise DataKeyError("no configured key can read this value (CART_DATA_KEYS?)") from error
+
+
+class EncryptedText(TypeDecorator):
+    """A text column stored encrypted; the application reads and writes plain text."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else decrypt(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m actions.data_protection new-key | rotate`"""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["new-key"]:
+        print(Fernet.generate_key().decode())
+        return 0
+    if args == ["rotate"]:
+        from actions.handoff_store import reencrypt_all
+        from actions.settings import load_handoff_settings
+
+        count = reencrypt_all(load_handoff_settings().database_url)
+        print(f"Re-encrypted {count} requests with the newest key.")
+        return 0
+    print("usage: python -m actions.data_protection new-key | rotate", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

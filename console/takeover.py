@@ -35,6 +35,10 @@ def _stamp(timestamp: Any) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
+def plain(text: str) -> str:
+    return text.replace("**", "")
+
+
 def conversation_messages(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Who said what, in order: the family, the assistant, a coordinator, or a notice."""
     messages = []
@@ -56,7 +60,8 @@ def conversation_messages(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "index": index,
                 "who": who,
                 "name": custom.get("name", "") if who == "coordinator" else "",
-                "text": str(event["text"]),
+                # The assistant's Markdown bold marks mean nothing in the console.
+                "text": str(event["text"]) if who == "family" else plain(str(event["text"])),
                 "at": _stamp(event.get("timestamp")),
             }
         )

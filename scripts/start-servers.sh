@@ -57,8 +57,8 @@ if [ "$mode" = shell ]; then
 else
   cat <<MSG
 Starting the assistant (model loading takes about half a minute)...
-  Families' web page: http://$WEB_HOST:$WEB_PORT/  (the chat widget; log: var/web.log)
-  Coordinators:       $CART_CONSOLE_URL/  (log: var/console.log; accounts: make staff-user USERNAME=...)
+  Families' page:     http://$WEB_HOST:$WEB_PORT/  (the chat widget; log: var/web.log)
+  Coordinators:      $CART_CONSOLE_URL/  (log: var/console.log; accounts: make staff-user USERNAME=...)
   REST channel:      POST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook  {"sender": "...", "message": "..."}
   socket.io channel: http://$RASA_HOST:$RASA_PORT/socket.io
   Action server:     $ACTION_ENDPOINT_URL (log: var/action-server.log)

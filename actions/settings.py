@@ -129,12 +129,16 @@ class WebSettings:
     widget_title: str
 
 
+def _rasa_server_url() -> str:
+    """Where `make run` starts the Rasa server (RASA_HOST, RASA_PORT)."""
+    return f"http://{_env('RASA_HOST', '127.0.0.1')}:{_env('RASA_PORT', '5005')}"
+
+
 def load_web_settings() -> WebSettings:
-    rasa_host, rasa_port = _env("RASA_HOST", "127.0.0.1"), _env("RASA_PORT", "5005")
     return WebSettings(
         host=_env("WEB_HOST", "127.0.0.1"),
         port=int(_env("WEB_PORT", "8080")),
-        socket_url=_env("CART_WIDGET_SOCKET_URL", f"http://{rasa_host}:{rasa_port}"),
+        socket_url=_env("CART_WIDGET_SOCKET_URL", _rasa_server_url()),
         widget_title=_env("CART_WIDGET_TITLE", "CAR T-cell therapy program"),
     )
 
@@ -160,12 +164,11 @@ class ConsoleSettings:
 
 
 def load_console_settings() -> ConsoleSettings:
-    rasa_host, rasa_port = _env("RASA_HOST", "127.0.0.1"), _env("RASA_PORT", "5005")
     return ConsoleSettings(
         host=_env("CART_CONSOLE_HOST", "127.0.0.1"),
         port=int(_env("CART_CONSOLE_PORT", "8081")),
         database_url=load_handoff_settings().database_url,
-        rasa_url=_env("CART_RASA_URL", f"http://{rasa_host}:{rasa_port}"),
+        rasa_url=_env("CART_RASA_URL", _rasa_server_url()),
         rasa_token=os.environ.get("CART_RASA_API_TOKEN", "").strip(),
         session_hours=float(_env("CART_CONSOLE_SESSION_HOURS", "8")),
         max_failed_logins=int(_env("CART_CONSOLE_MAX_FAILED_LOGINS", "5")),

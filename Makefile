@@ -22,13 +22,16 @@ TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml) \
                    components/red_flag_override.py actions/safety.py
 
 .PHONY: help install train run shell test lint validate test-stories test-nlu test-py bench \
-        compare-pipelines handoffs clean widget browser test-widget-js staff-user purge forget
+        compare-pipelines handoffs clean widget browser test-widget-js staff-user purge forget \
+        nginx scale bench-scaled
 
 help:
 	@echo "make run    set up, train if needed, and start the assistant and the families' web page"
 	@echo "make test   set up, train if needed, and run every test"
 	@echo "make shell  talk to the assistant in the terminal (staff)"
-	@echo "make bench  speed and memory figures"
+	@echo "make bench  speed and memory figures (this config and Rasa's default, side by side)"
+	@echo "make scale  the scaled set-up: 2 Rasa + 2 action servers behind nginx, on PostgreSQL and Redis"
+	@echo "make bench-scaled  the benchmark against the scaled set-up"
 	@echo "make handoffs  pending and recent requests for a coordinator"
 	@echo "make staff-user USERNAME=alex NAME='Alex Kim'  an account for the coordinators' console"
 	@echo "make purge [DAYS=90]    delete idle conversations and closed requests older than that"
@@ -61,6 +64,10 @@ widget: $(WIDGET)
 browser:
 	@scripts/ensure-chromium
 
+# Debian's nginx, the load balancer of the scaled set-up.
+nginx:
+	@scripts/ensure-nginx
+
 # Retrains only when training data, config or the spaCy pipeline changed. --force:
 # Rasa's own cache does not see a rebuilt spaCy pipeline.
 $(MODEL): $(TRAINING_INPUTS) | install
@@ -92,13 +99,19 @@ test-nlu: train
 test-widget-js: $(NPM_DEPS)
 	cd widget && node --test test/
 
-test-py: train widget browser
+test-py: train widget browser nginx
 	$(BIN)/pytest
 
 test: lint validate test-stories test-nlu test-widget-js test-py
 
 bench: train
 	$(BIN)/python scripts/bench.py
+
+bench-scaled: train nginx
+	$(BIN)/python scripts/bench.py --scaled --no-default --model $(MODEL)
+
+scale: train nginx
+	$(BIN)/python scripts/scaled_stack.py
 
 handoffs: install
 	$(BIN)/python scripts/list_handoffs.py

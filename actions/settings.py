@@ -108,14 +108,45 @@ def load_handoff_settings() -> HandoffSettings:
 
 @dataclass(frozen=True)
 class ChannelSettings:
-    """What the chat channels accept, and where the families' web page finds the server."""
+    """What the chat channels (REST and socket.io) accept, and from whom."""
 
     # Longer messages are refused with a kind note (the widget stops them first).
     max_message_length: int
+    # Web pages whose scripts may talk to the channels (CORS, and the socket.io handshake's
+    # Origin check). Clients that send no Origin (servers, the shell) are not browsers.
+    allowed_origins: tuple[str, ...]
+    # Messages per minute from one conversation, and from one network address (a
+    # hospital's Wi-Fi puts many families behind one address). 0 turns a limit off.
+    sender_messages_per_minute: int
+    address_messages_per_minute: int
+    # Proxies (load balancers) whose X-Forwarded-For names the family's address.
+    trusted_proxies: tuple[str, ...]
+    # The widget's customData rides along with every message; more than this is dropped.
+    max_metadata_bytes: int
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _web_page_origins() -> str:
+    """The families' web page that `make run` serves (WEB_HOST, WEB_PORT)."""
+    host, port = _env("WEB_HOST", "127.0.0.1"), _env("WEB_PORT", "8080")
+    origins = [f"http://{host}:{port}"]
+    if host == "127.0.0.1":
+        origins.append(f"http://localhost:{port}")
+    return ",".join(origins)
 
 
 def load_channel_settings() -> ChannelSettings:
-    return ChannelSettings(max_message_length=int(_env("CART_MAX_MESSAGE_LENGTH", "2000")))
+    return ChannelSettings(
+        max_message_length=int(_env("CART_MAX_MESSAGE_LENGTH", "2000")),
+        allowed_origins=_list(_env("CART_ALLOWED_ORIGINS", _web_page_origins())),
+        sender_messages_per_minute=int(_env("CART_SENDER_MESSAGES_PER_MINUTE", "30")),
+        address_messages_per_minute=int(_env("CART_ADDRESS_MESSAGES_PER_MINUTE", "600")),
+        trusted_proxies=_list(_env("CART_TRUSTED_PROXIES", "")),
+        max_metadata_bytes=int(_env("CART_MAX_METADATA_BYTES", "4096")),
+    )
 
 
 @dataclass(frozen=True)
@@ -186,6 +217,9 @@ class TrackerSettings:
     # Conversations idle this long, and closed requests this old, are deleted by
     # `python -m console.retention purge`.
     retention_days: float
+    # Redis (redis://host:port/db) for the conversation locks that several Rasa servers
+    # share (components/lock_store.py); empty: in-memory locks, for one server.
+    lock_store_url: str
 
 
 def load_tracker_settings() -> TrackerSettings:
@@ -193,4 +227,31 @@ def load_tracker_settings() -> TrackerSettings:
     return TrackerSettings(
         url=_env("CART_TRACKER_URL", default),
         retention_days=float(_env("CART_RETENTION_DAYS", "90")),
+        lock_store_url=os.environ.get("CART_LOCK_STORE_URL", "").strip(),
+    )
+
+
+@dataclass(frozen=True)
+class ScaledSetupSettings:
+    """The scaled set-up on one machine (`make scale`, scripts/scaled_stack.py): several
+    Rasa and action servers behind nginx, sharing these. A deployment sets
+    CART_TRACKER_URL, CART_DATABASE_URL and CART_LOCK_STORE_URL itself."""
+
+    postgres_url: str
+    redis_url: str
+    rasa_servers: int
+    action_servers: int
+    port: int
+
+
+def load_scaled_setup_settings() -> ScaledSetupSettings:
+    return ScaledSetupSettings(
+        postgres_url=_env(
+            "CART_SCALED_POSTGRES_URL",
+            "postgresql+psycopg2://postgres@127.0.0.1:5432/cart_assistant",
+        ),
+        redis_url=_env("CART_SCALED_REDIS_URL", "redis://127.0.0.1:6379/1"),
+        rasa_servers=int(_env("CART_SCALED_RASA_SERVERS", "2")),
+        action_servers=int(_env("CART_SCALED_ACTION_SERVERS", "2")),
+        port=int(_env("CART_SCALED_PORT", "5080")),
     )

@@ -8,8 +8,13 @@ Here:
 - a message over `CART_MAX_MESSAGE_LENGTH` gets the kind "too long" answer (an emergency
   still gets the emergency answer), as on the socket.io channel;
 - a failure while answering gets the default answer with the phone number, and the log
-  names the error type only.
-The URL stays /webhooks/rest/webhook. Rasa's `?stream=true` is not offered.
+  names the error type only;
+- a browser may call it only from a page in CART_ALLOWED_ORIGINS (others get a 403, and
+  no CORS headers); too many messages from one conversation or address get a 429 with the
+  kind "slow down" answer, unless the message describes an emergency; metadata over
+  CART_MAX_METADATA_BYTES is dropped; when an action fails the family is told so.
+The URL stays /webhooks/rest/webhook. Rasa's `?stream=true` is not offered. Run the Rasa
+server without `--cors`: this channel answers CORS itself.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.content import response_text
-from actions.settings import load_channel_settings
-from channels.socketio import screen_length, too_long_text
+from actions.settings import ChannelSettings, load_channel_settings
+from channels.action_server import explain_actions_failed, watching_action_failures
+from channels.guard import FloodGuard, client_address, origin_allowed, screen_metadata
+from channels.socketio import is_emergency, screen_length, too_long_text, too_many_text
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +48,19 @@ def _bad_request(reason: str) -> HTTPResponse:
     return response.json({"error": reason}, status=400)
 
 
-def read_request(body: bytes) -> tuple[str, str, dict[str, Any] | None] | HTTPResponse:
+def _with_cors(reply: HTTPResponse, origin: str | None) -> HTTPResponse:
+    if origin:
+        reply.headers["Access-Control-Allow-Origin"] = origin
+        reply.headers["Vary"] = "Origin"
+    return reply
+
+
+def _address(request: Request, settings: ChannelSettings) -> str:
+    forwarded = request.headers.get("x-forwarded-for")
+    return client_address(request.ip or "unknown", forwarded, settings.trusted_proxies)
+
+
+def read_request(body: bytes) -> tuple[str, str, Any] | HTTPResponse:
     """(sender, message, metadata) from a request body, or the 400 that explains what is wrong."""
     usage = 'Send JSON like {"sender": "a-conversation-id", "message": "your question"}.'
     try:
@@ -60,8 +79,7 @@ def read_request(body: bytes) -> tuple[str, str, dict[str, Any] | None] | HTTPRe
     message = data.get("message")
     if not isinstance(message, str):
         return _bad_request(f"'message' must be text. {usage}")
-    metadata = data.get("metadata")
-    return sender, message, metadata if isinstance(metadata, dict) else None
+    return sender, message, data.get("metadata")
 
 
 class ProgramRestInput(RestInput):
@@ -73,33 +91,71 @@ class ProgramRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
-        max_length = load_channel_settings().max_message_length
+        settings = load_channel_settings()
+        max_length = settings.max_message_length
+        guard = FloodGuard(settings)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        @webhook.route("/webhook", methods=["OPTIONS"])
+        async def preflight(request: Request) -> HTTPResponse:
+            return response.empty(status=204)  # headers: answer_preflight below
+
+        # Rasa's app answers every OPTIONS request itself (sanic-cors, automatic_options,
+        # with no origin allowed), before any route: the preflight's answer is set here.
+        @webhook.middleware("response")
+        async def answer_preflight(request: Request, reply: HTTPResponse) -> None:
+            if request.method != "OPTIONS":
+                return
+            origin = request.headers.get("origin")
+            if not origin or not origin_allowed(origin, settings.allowed_origins):
+                reply.status = 403
+                return
+            reply.status = 204
+            reply.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+            reply.headers["Access-Control-Allow-Headers"] = "Content-Type"
+            reply.headers["Access-Control-Max-Age"] = "600"
+            _with_cors(reply, origin)
+
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            origin = request.headers.get("origin")
+            if not origin_allowed(origin, settings.allowed_origins):
+                logger.warning("REST request from a web page not in CART_ALLOWED_ORIGINS")
+                return response.json({"error": "This web page may not use the chat."}, 403)
+            return _with_cors(await answer(request), origin)
+
+        async def answer(request: Request) -> HTTPResponse:
             parsed = read_request(request.body)
             if isinstance(parsed, HTTPResponse):
                 return parsed
-            sender, message, metadata = parsed
+            sender, message, raw_metadata = parsed
+            address = _address(request, settings)
+            if not guard.admit(sender, address) and not is_emergency(message):
+                reply = response.json([{"recipient_id": sender, "text": too_many_text()}], 429)
+                reply.headers["Retry-After"] = str(guard.retry_after(sender, address))
+                return reply
             screened = screen_length(message, max_length)
             if screened is None:
                 logger.info("REST message over %d characters refused", max_length)
                 return response.json([{"recipient_id": sender, "text": too_long_text()}])
+            metadata = screen_metadata(raw_metadata, settings.max_metadata_bytes)
             collector = CollectingOutputChannel()
             try:
-                await on_new_message(
-                    UserMessage(
-                        screened,
-                        collector,
-                        sender,
-                        input_channel=self.name(),
-                        metadata=metadata,
+                with watching_action_failures() as failures:
+                    await on_new_message(
+                        UserMessage(
+                            screened,
+                            collector,
+                            sender,
+                            input_channel=self.name(),
+                            metadata=metadata,
+                        )
                     )
-                )
+                if failures:
+                    await explain_actions_failed(request.app, sender, collector)
             except Exception as error:  # noqa: BLE001 - the family still gets an answer
                 logger.error("REST message could not be answered: %s", type(error).__name__)
                 sorry = {"recipient_id": sender, "text": response_text("utter_default")}

@@ -15,12 +15,16 @@ Four differences from `rasa.core.channels.socketio`, each at the one place it be
 - While a coordinator has paused the assistant (console/takeover.py), a message read as
   an emergency still gets the emergency answer at once; the coordinator's words carry
   `"sender": "coordinator"` and the takeover notices `"notice"`, for the widget.
+- Only the web pages in CART_ALLOWED_ORIGINS may connect (python-engineio checks the
+  Origin of every request, the WebSocket upgrade included); floods from one conversation
+  or address get a kind answer (channels/guard.py); oversized metadata is dropped; when
+  an action fails (the action server is down), the family is told so
+  (channels/action_server.py).
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -38,10 +42,13 @@ from socketio import AsyncServer
 from actions.content import response_text
 from actions.safety import Verdict, assess
 from actions.settings import load_channel_settings
+from channels.action_server import explain_actions_failed, watching_action_failures
+from channels.guard import FloodGuard, client_address, screen_metadata
 
 logger = logging.getLogger(__name__)
 
 TOO_LONG_RESPONSE = "utter_message_too_long"
+TOO_MANY_RESPONSE = "utter_too_many_messages"
 EMERGENCY_PAYLOAD = "/emergency"
 EMERGENCY_INTENT = "emergency"
 EMERGENCY_RESPONSE = "utter_emergency"
@@ -110,11 +117,19 @@ def too_long_text() -> str:
     return response_text(TOO_LONG_RESPONSE, max_length=load_channel_settings().max_message_length)
 
 
+def too_many_text() -> str:
+    return response_text(TOO_MANY_RESPONSE)
+
+
+def is_emergency(text: str) -> bool:
+    return assess(text).verdict is Verdict.EMERGENCY
+
+
 def screen_length(text: str, max_length: int) -> str | None:
     """What to hand to the assistant: the text, `/emergency`, or None (too long: refused)."""
     if len(text) <= max_length:
         return text
-    if assess(text).verdict is Verdict.EMERGENCY:
+    if is_emergency(text):
         return EMERGENCY_PAYLOAD
     return None
 
@@ -131,12 +146,14 @@ class ProgramSocketIOInput(SocketIOInput):
         return ProgramSocketIOOutput(self.sio, self.bot_message_evt) if channel else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        # Rasa's blueprint, with the project's output and the length limit. CORS is left to
-        # the Rasa server's --cors option, as in Rasa's own channel.
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        # Rasa's blueprint, with the project's output, origin check and limits.
+        settings = load_channel_settings()
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=list(settings.allowed_origins))
         blueprint = RasaAwareBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
-        max_length = load_channel_settings().max_message_length
+        max_length = settings.max_message_length
+        guard = FloodGuard(settings)
+        addresses: dict[str, str] = {}  # socket id -> the family's network address
 
         @blueprint.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -144,10 +161,18 @@ class ProgramSocketIOInput(SocketIOInput):
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: str, environ: dict, auth: dict | None) -> bool:
+            request = environ.get("sanic.request")  # python-engineio's environ has no peer
+            peer = getattr(request, "ip", None) or "unknown"
+            forwarded = request.headers.get("x-forwarded-for") if request else None
+            addresses[sid] = client_address(peer, forwarded, settings.trusted_proxies)
             if not self.jwt_key:
                 return True
             token = (auth or {}).get("token")
             return bool(token and decode_bearer_token(token, self.jwt_key, self.jwt_algorithm))
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: str, *_: Any) -> None:
+            addresses.pop(sid, None)
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: Any = None) -> None:
@@ -175,28 +200,32 @@ class ProgramSocketIOInput(SocketIOInput):
                 sender_id = sid
             text = data.get("message", "")
             text = text if isinstance(text, str) else str(text)
+            address = addresses.get(sid, "unknown")
+            if not guard.admit(sender_id, address) and not is_emergency(text):
+                await output.send_text_message(sender_id, too_many_text())
+                return
             screened = screen_length(text, max_length)
             if screened is None:
                 logger.info("socket.io message over %d characters refused", max_length)
                 await output.send_text_message(sender_id, too_long_text())
                 return
-            metadata = data.get(self.metadata_key) or {}
-            if isinstance(metadata, str):
-                try:
-                    metadata = json.loads(metadata)
-                except ValueError:
-                    metadata = {}
-            await on_new_message(
-                UserMessage(
-                    screened,
-                    output,
-                    sender_id,
-                    input_channel=self.name(),
-                    metadata=metadata if isinstance(metadata, dict) else {},
+            metadata = screen_metadata(data.get(self.metadata_key), settings.max_metadata_bytes)
+            with watching_action_failures() as failures:
+                await on_new_message(
+                    UserMessage(
+                        screened,
+                        output,
+                        sender_id,
+                        input_channel=self.name(),
+                        metadata=metadata,
+                    )
                 )
-            )
-            await answer_emergency_while_paused(
-                getattr(blueprint.ctx, "rasa_app", None), sender_id, output
-            )
+            rasa_app = getattr(blueprint.ctx, "rasa_app", None)
+            # Only a message that reads as an emergency needs the paused check, which
+            # reads the conversation from the database: not every message pays for it.
+            if screened == EMERGENCY_PAYLOAD or is_emergency(screened):
+                await answer_emergency_while_paused(rasa_app, sender_id, output)
+            if failures:
+                await explain_actions_failed(rasa_app, sender_id, output)
 
         return blueprint

@@ -1,21 +1,37 @@
-"""Speed and memory figures for one Rasa server and one action server on loopback.
+"""Speed and memory figures: one Rasa server and one action server on loopback, or the
+scaled set-up behind nginx, over REST and socket.io.
 
-    make bench
+    make bench                 # this project's config and Rasa's default config, side by side
+    make bench-scaled          # the scaled set-up (2 + 2 servers, nginx, PostgreSQL, Redis)
+    python scripts/bench.py --help
 
-Prints: training time, time until the server answers, REST latency p50/p95 over 200
-sequential messages and at 16 concurrent conversations, throughput, and peak memory of
-each server. Figures, not pass/fail: targets are in README.md.
+Load: virtual families, each going through a realistic conversation (FAQ questions, the
+pre-screen, a handoff started and cancelled, messages the assistant does not understand),
+a new conversation each time, at fixed concurrency levels. A family sends its next
+message once it has the answer and at most one message every `--pace` seconds (0.75 s:
+faster than anyone types). Each level is bounded in time and in messages.
+
+Reports, per channel and level: p50/p95/p99 latency, throughput, errors; training time,
+time until the server answers, peak memory of each process. Writes reports/bench.json,
+reports/bench.md and reports/bench.png, and prints the table. Figures, not pass/fail:
+the targets (README.md, Speed) are shown beside them.
 """
 
 from __future__ import annotations
 
-import statistics
+import argparse
+import json
+import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import requests
@@ -25,37 +41,55 @@ sys.path.insert(0, str(ROOT))
 
 from tests.servers import RASA, running_servers  # noqa: E402
 
-MESSAGES = [
-    "hi",
-    "what is car t",
-    "how much does it cost",
-    "what is crs",
-    "is my child eligible",
-    "7",
-    "yes",
-    "yes",
-    "what are the side effects",
-    "where can we stay",
-    "qwzx plorb",
-    "thanks",
-    "/timeline",
-    "who can get kymriah",
-]
-# 200 sequential messages as 10 conversations of 20: a family's chat, not one endless one
-# (every custom action call carries the whole conversation to the action server).
-SEQUENTIAL_CONVERSATIONS, MESSAGES_PER_SEQUENTIAL = 10, 20
-CONCURRENT_CONVERSATIONS, MESSAGES_PER_CONVERSATION = 16, 25
+REPORTS = ROOT / "reports"
+CONVERSATIONS = {
+    "faq": ["hi", "what is car t", "how much does it cost", "what is crs",
+            "where can we stay", "thanks"],
+    "prescreen": ["is my child eligible", "7", "yes", "yes", "what are the side effects"],
+    "handoff_cancelled": ["i'd like to talk to a coordinator", "Maria Lopez", "stop",
+                          "what is kymriah"],
+    "fallback": ["qwzx plorb", "blorf zzk", "who can get kymriah"],
+}  # fmt: skip
+# Rasa's default configuration, as `rasa init` writes it with everything commented out:
+# Rasa then picks its default pipeline and policies.
+DEFAULT_CONFIG = "recipe: default.v1\nassistant_id: bench-default\nlanguage: en\n"
+TARGETS = {"level": 32, "throughput": 40.0, "p95_ms": 250.0, "startup_s": 30.0,
+           "rasa_memory_mb": 1500.0}  # fmt: skip
+
+
+@dataclass
+class LevelResult:
+    channel: str
+    level: int
+    messages: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    throughput: float
+
+
+@dataclass
+class ModelResult:
+    name: str
+    training_s: float
+    startup_s: float = 0.0
+    rasa_memory_mb: float = 0.0
+    action_memory_mb: float = 0.0
+    levels: list[LevelResult] = field(default_factory=list)
+    other_memory_mb: dict[str, float] = field(default_factory=dict)
 
 
 def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
 def peak_rss_mb(pid: int) -> float:
     """Peak resident memory (VmHWM) of a process and its children."""
-    if pid <= 0:
-        raise ValueError("no process id to measure")
     total = 0.0
     pids = [str(pid)] + subprocess.run(
         ["pgrep", "-P", str(pid)], capture_output=True, text=True
@@ -69,84 +103,305 @@ def peak_rss_mb(pid: int) -> float:
     return total
 
 
-BY_MESSAGE: dict[str, list[float]] = {}
+# ---- The two channels, as a family's client uses them ----
 
 
-def conversation(url: str, count: int) -> list[float]:
-    sender, latencies = f"bench-{uuid.uuid4().hex[:10]}", []
-    with requests.Session() as session:
-        for i in range(count):
-            started = time.perf_counter()
-            response = session.post(
-                f"{url}/webhooks/rest/webhook",
-                timeout=60,
-                json={"sender": sender, "message": MESSAGES[i % len(MESSAGES)]},
+class RestFamily:
+    def __init__(self, url: str) -> None:
+        self.url = f"{url}/webhooks/rest/webhook"
+        self.http = requests.Session()
+
+    def start(self, sender: str) -> None:
+        self.sender = sender
+
+    def say(self, text: str) -> bool:
+        response = self.http.post(
+            self.url, json={"sender": self.sender, "message": text}, timeout=30
+        )
+        return response.status_code == 200 and bool(response.json())
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class SocketFamily:
+    def __init__(self, url: str) -> None:
+        import socketio
+
+        self.client = socketio.Client(
+            reconnection=False, websocket_extra_options={"suppress_origin": True}
+        )
+        self.replies: list[dict] = []
+        self.client.on("bot_uttered", self.replies.append)
+        self.client.connect(
+            url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=15
+        )
+
+    def start(self, sender: str) -> None:
+        self.sender = sender
+        confirmed = threading.Event()
+        self.client.on("session_confirm", lambda _: confirmed.set())
+        self.client.emit("session_request", {"session_id": sender})
+        confirmed.wait(10)
+
+    def say(self, text: str) -> bool:
+        self.replies.clear()
+        self.client.call("user_uttered", {"message": text, "session_id": self.sender}, timeout=30)
+        return True  # acknowledged once every answer of the turn was sent
+
+    def close(self) -> None:
+        self.client.disconnect()
+
+
+CLIENTS: dict[str, Callable[[str], RestFamily | SocketFamily]] = {
+    "rest": RestFamily,
+    "socketio": SocketFamily,
+}
+
+
+def run_level(url: str, channel: str, level: int, seconds: float, max_messages: int,
+              pace: float) -> LevelResult:  # fmt: skip
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+    scripts = list(CONVERSATIONS.values())
+
+    def family(n: int) -> None:
+        try:
+            client = CLIENTS[channel](url)
+        except Exception:  # noqa: BLE001 - a refused connection is an error, counted
+            with lock:
+                errors[0] += 1
+            return
+        turn = n
+        try:
+            while time.monotonic() < stop_at:
+                client.start(f"bench-{uuid.uuid4().hex[:12]}")
+                for text in scripts[turn % len(scripts)]:
+                    if time.monotonic() >= stop_at:
+                        return
+                    with lock:
+                        if len(latencies) + errors[0] >= max_messages:
+                            return
+                    started = time.perf_counter()
+                    try:
+                        ok = client.say(text)
+                    except Exception:  # noqa: BLE001 - counted, the family goes on
+                        ok = False
+                    elapsed = time.perf_counter() - started
+                    with lock:
+                        if ok:
+                            latencies.append(elapsed * 1000)
+                        else:
+                            errors[0] += 1
+                    time.sleep(max(0.0, pace - elapsed))
+                turn += 1
+        finally:
+            client.close()
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(level) as pool:
+        list(pool.map(family, range(level)))
+    duration = time.monotonic() - started
+    return LevelResult(
+        channel=channel,
+        level=level,
+        messages=len(latencies),
+        errors=errors[0],
+        seconds=round(duration, 1),
+        p50_ms=round(percentile(latencies, 0.50), 1),
+        p95_ms=round(percentile(latencies, 0.95), 1),
+        p99_ms=round(percentile(latencies, 0.99), 1),
+        throughput=round(len(latencies) / duration, 1),
+    )
+
+
+def train(name: str, out: Path, config: Path | None) -> tuple[Path, float]:
+    started = time.monotonic()
+    command = [str(RASA), "train", "--force", "--out", str(out), "--fixed-model-name", name]
+    if config:
+        command += ["--config", str(config)]
+    print(f"Training {name}...", flush=True)
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    return out / f"{name}.tar.gz", time.monotonic() - started
+
+
+@contextmanager
+def single_server(model: Path) -> Iterator[tuple[str, dict[str, int]]]:
+    with running_servers(Path(tempfile.mkdtemp(prefix="bench-logs-")), model=model) as servers:
+        yield servers.rasa_url, {"rasa": servers.rasa_pid, "action": servers.action_pid}
+
+
+@contextmanager
+def scaled(model: Path) -> Iterator[tuple[str, dict[str, int]]]:
+    from scripts.scaled_stack import scaled_stack
+
+    env = {"CART_SENDER_MESSAGES_PER_MINUTE": "0", "CART_ADDRESS_MESSAGES_PER_MINUTE": "0"}
+    logs = Path(tempfile.mkdtemp(prefix="bench-scaled-"))
+    with scaled_stack(logs, env, model=model) as stack:
+        yield stack.url, {name: p.pid for name, p in stack.processes.items()}
+
+
+def measure(name: str, model: Path, training_s: float, args: argparse.Namespace) -> ModelResult:
+    result = ModelResult(name=name, training_s=round(training_s, 1))
+    started = time.monotonic()
+    with (scaled if args.scaled else single_server)(model) as (url, pids):
+        result.startup_s = round(time.monotonic() - started, 1)
+        for channel in args.channels:
+            for level in args.levels:
+                print(f"  {name}: {channel}, {level} families...", flush=True)
+                result.levels.append(
+                    run_level(url, channel, level, args.seconds, args.max_messages, args.pace)
+                )
+        memory = {n: round(peak_rss_mb(pid), 0) for n, pid in pids.items()}
+    rasa = [m for n, m in memory.items() if n.startswith("rasa")]
+    action = [m for n, m in memory.items() if n.startswith("action")]
+    result.rasa_memory_mb = max(rasa)
+    result.action_memory_mb = max(action)
+    result.other_memory_mb = memory
+    return result
+
+
+def markdown(results: list[ModelResult], args: argparse.Namespace) -> str:
+    setup = "scaled set-up (2 Rasa + 2 action servers, nginx, PostgreSQL, Redis)" if args.scaled \
+        else "one Rasa server, one action server"  # fmt: skip
+    lines = [
+        f"# Benchmark: {setup}",
+        "",
+        f"Machine: {platform.machine()}, {_cores()} cores, Python {platform.python_version()}. "
+        f"Pace: a family sends at most one message every {args.pace} s; each level runs "
+        f"{args.seconds:.0f} s or {args.max_messages} messages.",
+        "",
+        "| model | channel | families | messages | errors | p50 ms | p95 ms | p99 ms | msg/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        for level in result.levels:
+            lines.append(
+                f"| {result.name} | {level.channel} | {level.level} | {level.messages} | "
+                f"{level.errors} | {level.p50_ms} | {level.p95_ms} | {level.p99_ms} | "
+                f"{level.throughput} |"
             )
-            response.raise_for_status()
-            latencies.append((time.perf_counter() - started) * 1000)
-            BY_MESSAGE.setdefault(MESSAGES[i % len(MESSAGES)], []).append(latencies[-1])
-    return latencies
+    lines += ["", "| model | training s | first answer s | Rasa server MB | action server MB |",
+              "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for result in results:
+        lines.append(
+            f"| {result.name} | {result.training_s} | {result.startup_s} | "
+            f"{result.rasa_memory_mb:.0f} | {result.action_memory_mb:.0f} |"
+        )
+    if len(results) == 2:
+        ours, default = results
+        lines += ["", f"Ratio {ours.name} / {default.name} (below 1: ours is faster):", "",
+                  "| channel | families | p95 | throughput |", "|---|---:|---:|---:|"]  # fmt: skip
+        for mine, theirs in zip(ours.levels, default.levels, strict=True):
+            p95 = mine.p95_ms / theirs.p95_ms if theirs.p95_ms else float("nan")
+            rate = mine.throughput / theirs.throughput if theirs.throughput else float("nan")
+            lines.append(f"| {mine.channel} | {mine.level} | {p95:.2f} | {rate:.2f} |")
+        lines += ["", f"Training time {ours.training_s / default.training_s:.2f}, memory "
+                  f"{ours.rasa_memory_mb / default.rasa_memory_mb:.2f}."]  # fmt: skip
+    lines += ["", "Targets (one Rasa server, 2 cores):", ""]
+    ours = results[0]
+    for level in ours.levels:
+        if level.level == TARGETS["level"]:
+            met = (level.throughput >= TARGETS["throughput"] and level.p95_ms < TARGETS["p95_ms"]
+                   and level.errors == 0)  # fmt: skip
+            lines.append(
+                f"- {level.channel} at {level.level} families: {level.throughput} msg/s "
+                f"(target 40), p95 {level.p95_ms} ms (target < 250), {level.errors} errors: "
+                f"{'met' if met else 'NOT met'}"
+            )
+    lines.append(f"- first answer {ours.startup_s} s after start (target < 30): "
+                 f"{'met' if ours.startup_s < TARGETS['startup_s'] else 'NOT met'}")  # fmt: skip
+    memory_met = ours.rasa_memory_mb < TARGETS["rasa_memory_mb"]
+    lines.append(f"- Rasa server memory {ours.rasa_memory_mb:.0f} MB (target < 1500): "
+                 f"{'met' if memory_met else 'NOT met'}")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+def plot(results: list[ModelResult], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for result in results:
+        for channel in sorted({level.channel for level in result.levels}):
+            levels = [lv for lv in result.levels if lv.channel == channel]
+            x = [lv.level for lv in levels]
+            axes[0].plot(x, [lv.p95_ms for lv in levels], marker="o",
+                         label=f"{result.name}, {channel} p95")  # fmt: skip
+            axes[0].plot(x, [lv.p50_ms for lv in levels], marker=".", linestyle="--",
+                         label=f"{result.name}, {channel} p50")  # fmt: skip
+            axes[1].plot(x, [lv.throughput for lv in levels], marker="o",
+                         label=f"{result.name}, {channel}")  # fmt: skip
+    axes[0].axhline(TARGETS["p95_ms"], color="red", linewidth=0.8, label="p95 target")
+    axes[1].axhline(TARGETS["throughput"], color="red", linewidth=0.8, label="target at 32")
+    axes[0].set(xlabel="concurrent conversations", ylabel="latency (ms)", yscale="log",
+                title="Latency against concurrency")  # fmt: skip
+    axes[1].set(xlabel="concurrent conversations", ylabel="messages per second",
+                title="Throughput")  # fmt: skip
+    for axis in axes:
+        axis.set_xscale("log", base=2)
+        axis.legend(fontsize=7)
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--levels", default="1,8,32,64")
+    parser.add_argument("--channels", default="rest,socketio")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per level and channel")
+    parser.add_argument("--max-messages", type=int, default=3000, help="per level and channel")
+    parser.add_argument("--pace", type=float, default=0.75)
+    parser.add_argument("--scaled", action="store_true", help="the scaled set-up (nginx)")
+    parser.add_argument("--no-default", action="store_true",
+                        help="skip Rasa's default configuration")  # fmt: skip
+    parser.add_argument("--model", type=Path, help="use this trained model, do not train")
+    args = parser.parse_args()
+    args.levels = [int(n) for n in args.levels.split(",")]
+    args.channels = [c.strip() for c in args.channels.split(",")]
+
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
-        started = time.monotonic()
-        subprocess.run(
-            [str(RASA), "train", "--force", "--out", tmp, "--fixed-model-name", "bench"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        training_s = time.monotonic() - started
+        if args.model:
+            ours, ours_s = args.model, float("nan")
+        else:
+            ours, ours_s = train("project-config", Path(tmp), None)
+        results.append(measure("project config", ours, ours_s, args))
+        if not args.no_default:
+            config = Path(tmp) / "default-config.yml"
+            config.write_text(DEFAULT_CONFIG)
+            default, default_s = train("rasa-default-config", Path(tmp), config)
+            results.append(measure("Rasa default config", default, default_s, args))
 
-    started = time.monotonic()
-    with running_servers(Path(tempfile.mkdtemp(prefix="bench-logs-"))) as servers:
-        conversation(servers.rasa_url, 1)
-        startup_s = time.monotonic() - started
-
-        BY_MESSAGE.clear()
-        sequential = [
-            latency
-            for _ in range(SEQUENTIAL_CONVERSATIONS)
-            for latency in conversation(servers.rasa_url, MESSAGES_PER_SEQUENTIAL)
-        ]
-        slowest = sorted(
-            ((text, statistics.median(values)) for text, values in BY_MESSAGE.items()),
-            key=lambda item: -item[1],
-        )
-
-        started = time.monotonic()
-        with ThreadPoolExecutor(CONCURRENT_CONVERSATIONS) as pool:
-            runs = list(
-                pool.map(
-                    lambda _: conversation(servers.rasa_url, MESSAGES_PER_CONVERSATION),
-                    range(CONCURRENT_CONVERSATIONS),
-                )
-            )
-        concurrent_s = time.monotonic() - started
-        concurrent = [latency for run in runs for latency in run]
-
-        rasa_mb, action_mb = peak_rss_mb(servers.rasa_pid), peak_rss_mb(servers.action_pid)
-
-    print("\nBenchmark (one Rasa server, one action server, REST on loopback)")
-    print(f"  training time (full, --force)        {training_s:7.1f} s")
-    print(f"  start until the first answer         {startup_s:7.1f} s")
-    print(
-        f"  sequential, {len(sequential)} messages:  p50 {statistics.median(sequential):6.1f} ms   "
-        f"p95 {percentile(sequential, 0.95):6.1f} ms   "
-        f"{len(sequential) / (sum(sequential) / 1000):5.1f} msg/s"
+    REPORTS.mkdir(exist_ok=True)
+    stem = "bench-scaled" if args.scaled else "bench"
+    report = markdown(results, args)
+    (REPORTS / f"{stem}.md").write_text(report)
+    (REPORTS / f"{stem}.json").write_text(
+        json.dumps(
+            {
+                "targets": TARGETS,
+                "pace_s": args.pace,
+                "seconds_per_level": args.seconds,
+                "results": [asdict(r) for r in results],
+            },
+            indent=2,
+        )  # fmt: skip
     )
-    print(
-        f"  {CONCURRENT_CONVERSATIONS} concurrent conversations, {len(concurrent)} messages:  "
-        f"p50 {statistics.median(concurrent):6.1f} ms   "
-        f"p95 {percentile(concurrent, 0.95):6.1f} ms   "
-        f"{len(concurrent) / concurrent_s:5.1f} msg/s"
-    )
-    print(
-        "  slowest turns (sequential, median): "
-        + ", ".join(f"{text!r} {median:.0f} ms" for text, median in slowest[:4])
-    )
-    print(f"  peak memory: Rasa server {rasa_mb:6.0f} MB, action server {action_mb:5.0f} MB")
+    plot(results, REPORTS / f"{stem}.png")
+    print("\n" + report)
+    print(f"Written: reports/{stem}.md, reports/{stem}.json, reports/{stem}.png")
     return 0
 
 

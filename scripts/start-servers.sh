@@ -69,6 +69,6 @@ Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook -d '{"se
 Stop with Ctrl-C.
 MSG
   .venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentials credentials.yml \
-    --interface "$RASA_HOST" --port "$RASA_PORT" --enable-api --auth-token "$CART_RASA_API_TOKEN" \
-    --cors "http://$WEB_HOST:$WEB_PORT" "http://$RASA_HOST:$RASA_PORT"
+    --interface "$RASA_HOST" --port "$RASA_PORT" --enable-api --auth-token "$CART_RASA_API_TOKEN"
+  # No --cors: the channels answer CORS from CART_ALLOWED_ORIGINS (default: the page above).
 fi

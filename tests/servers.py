@@ -6,9 +6,9 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -32,6 +32,8 @@ class Servers:
     logs: Path
     rasa_pid: int = 0
     action_pid: int = 0
+    start_action_server: Callable[[], None] = field(default=lambda: None, repr=False)
+    stop_action_server: Callable[[], None] = field(default=lambda: None, repr=False)
 
     def say(self, sender: str, message: object, timeout: float = 30) -> list[dict]:
         response = requests.post(
@@ -72,11 +74,13 @@ def running_servers(
     notification_worker: bool = False,
     cors: list[str] | None = None,
     api_token: str | None = None,
+    model: Path = MODEL,
 ) -> Iterator[Servers]:
-    """The action server and the Rasa server; `cors`: web page origins allowed to call it;
-    `api_token`: Rasa's HTTP API on, with this token (for the coordinators' console)."""
-    if not MODEL.exists():
-        raise RuntimeError(f"{MODEL} is missing: run `make train` (make test does it).")
+    """The action server and the Rasa server; `cors`: web page origins allowed to call it
+    (CART_ALLOWED_ORIGINS); `api_token`: Rasa's HTTP API on, with this token (for the
+    coordinators' console)."""
+    if not model.exists():
+        raise RuntimeError(f"{model} is missing: run `make train` (make test does it).")
     rasa_port, action_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -87,6 +91,10 @@ def running_servers(
         "SANIC_HOST": "127.0.0.1",  # where rasa-sdk binds the action server, as make run does
         # Each set of servers keeps its conversations apart, unless a test shares them.
         "CART_TRACKER_URL": f"sqlite:///{logs / 'conversations.db'}",
+        # Every test talks from 127.0.0.1, fast: the flood tests set their own limits.
+        "CART_SENDER_MESSAGES_PER_MINUTE": "0",
+        "CART_ADDRESS_MESSAGES_PER_MINUTE": "0",
+        **({"CART_ALLOWED_ORIGINS": ",".join(cors)} if cors else {}),
         **(extra_env or {}),
     }
     logs.mkdir(parents=True, exist_ok=True)
@@ -100,16 +108,29 @@ def running_servers(
         processes.append(process)
         return process
 
+    action_command = [str(RASA), "run", "actions", "--actions", "actions"]
+    action_command += ["--port", str(action_port)]
+    action_servers: list[subprocess.Popen] = []
+
+    def start_action_server() -> None:
+        """(Again) on its port, waiting until it answers."""
+        process = spawn(f"action-server-{len(action_servers)}", action_command)
+        action_servers.append(process)
+        _wait(f"http://127.0.0.1:{action_port}/health", process, 120)
+
+    def stop_action_server() -> None:
+        process = action_servers[-1]
+        process.terminate()
+        process.wait(timeout=20)
+
     try:
-        action_server = spawn(
-            "action-server",
-            [str(RASA), "run", "actions", "--actions", "actions", "--port", str(action_port)],
-        )
+        action_server = spawn("action-server", action_command)
+        action_servers.append(action_server)
         rasa_server = spawn(
             "rasa-server",
-            [str(RASA), "run", "--model", str(MODEL), "--endpoints", "endpoints.yml",
+            [str(RASA), "run", "--model", str(model), "--endpoints", "endpoints.yml",
              "--credentials", "credentials.yml", "--interface", "127.0.0.1",
-             "--port", str(rasa_port), *(["--cors", *cors] if cors else []),
+             "--port", str(rasa_port),
              *(["--enable-api", "--auth-token", api_token] if api_token else [])],
         )  # fmt: skip
         if notification_worker:
@@ -124,6 +145,8 @@ def running_servers(
             logs,
             rasa_pid=rasa_server.pid,
             action_pid=action_server.pid,
+            start_action_server=start_action_server,
+            stop_action_server=stop_action_server,
         )
         _wait(f"{servers.action_url}/health", action_server, 120)
         _wait(f"{servers.rasa_url}/", rasa_server, 180)

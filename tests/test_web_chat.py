@@ -10,15 +10,12 @@ widget would show up as a console error, which every test fails on.
 from __future__ import annotations
 
 import re
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
-import socketio
 from playwright.sync_api import Browser, Page, expect
 
 from actions.handoff_store import recent_requests
@@ -35,6 +32,7 @@ from tests.browser import (
     web_page_server,
 )
 from tests.servers import Servers, free_port, running_servers
+from tests.socket_client import connect, exchange, texts
 from tests.test_answers import RESPONSES, plain
 
 MAX_LENGTH = load_channel_settings().max_message_length
@@ -129,11 +127,11 @@ def test_the_conversation_survives_a_reload_and_a_closed_panel(page: Page) -> No
     asked = chat.ask("is my child eligible for car t")
     assert "How old is the patient?" in asked
     session = chat.session_id()
-    history = chat.bot.all_inner_texts()
+    history = chat.bot.all_innertexts()
 
     page.reload()
     expect(page.locator(".cart-chat__panel")).to_be_visible()  # it was open
-    assert chat.bot.all_inner_texts() == history
+    assert chat.bot.all_innertexts() == history
     assert chat.session_id() == session
     # The server kept the conversation too: the pre-screen goes on where it was.
     assert "B-cell" in chat.ask("7")
@@ -141,7 +139,7 @@ def test_the_conversation_survives_a_reload_and_a_closed_panel(page: Page) -> No
     page.get_by_role("button", name="Close chat").click()
     expect(page.locator(".cart-chat__panel")).to_be_hidden()
     page.get_by_role("button", name="Questions? Chat with us").click()
-    assert chat.bot.all_inner_texts()[: len(history)] == history
+    assert chat.bot.all_innertexts()[: len(history)] == history
 
 
 def test_html_and_script_show_as_text(page: Page) -> None:
@@ -343,46 +341,15 @@ def test_reduced_motion_turns_the_animations_off(browser: Browser, stack: Stack)
 # ---- The socket.io channel, with a plain socket.io client ----
 
 
-def _connect(url: str, received: list[dict]) -> socketio.Client:
-    client = socketio.Client(reconnection=False)
-    client.on("bot_uttered", received.append)
-    client.connect(url, socketio_path="/socket.io", transports=["websocket"], wait_timeout=10)
-    return client
-
-
-def _exchange(url: str, session_id: str, messages: list[str]) -> list[list[dict]]:
-    """Sends each message and collects what came back for it (acknowledged when done)."""
-    received: list[dict] = []
-    confirmed = threading.Event()
-    client = _connect(url, received)
-    client.on("session_confirm", lambda sid: sid == session_id and confirmed.set())
-    try:
-        client.emit("session_request", {"session_id": session_id})
-        assert confirmed.wait(10), "no session_confirm"
-        replies = []
-        for message in messages:
-            received.clear()
-            client.call("user_uttered", {"message": message, "session_id": session_id}, timeout=30)
-            time.sleep(0.05)
-            replies.append(list(received))
-        return replies
-    finally:
-        client.disconnect()
-
-
-def _texts(replies: list[dict]) -> str:
-    return "\n".join(r.get("text", "") for r in replies)
-
-
 def test_socketio_marks_the_emergency_answer_and_delivers_it_whole(stack: Stack) -> None:
     session = uuid.uuid4().hex
-    [replies] = _exchange(stack.servers.rasa_url, session, ["she is having a seizure"])
+    [replies] = exchange(stack.servers.rasa_url, session, ["she is having a seizure"])
     urgent = [r for r in replies if r.get("emergency") is True]
-    assert "Call 911 now" in _texts(urgent)
+    assert "Call 911 now" in texts(urgent)
     assert {"custom": {"emergency": True}} in replies  # not a TypeError in the channel
     # The turn completed: the same session goes on.
-    [after] = _exchange(stack.servers.rasa_url, session, ["what is kymriah"])
-    assert first_sentence("utter_what_is_kymriah") in _texts(after)
+    [after] = exchange(stack.servers.rasa_url, session, ["what is kymriah"])
+    assert first_sentence("utter_what_is_kymriah") in texts(after)
 
 
 def test_socketio_refuses_an_over_long_message_kindly_but_never_an_emergency(
@@ -390,20 +357,20 @@ def test_socketio_refuses_an_over_long_message_kindly_but_never_an_emergency(
 ) -> None:
     long_question = "Please tell me about the treatment. " * (MAX_LENGTH // 30)
     long_emergency = "my son has a fever of 40 and is confused right now. " + long_question
-    refused, urgent = _exchange(
+    refused, urgent = exchange(
         stack.servers.rasa_url, uuid.uuid4().hex, [long_question, long_emergency]
     )
     assert len(long_question) > MAX_LENGTH
-    assert f"up to {MAX_LENGTH} characters" in _texts(refused)
-    assert "Call 911 now" in _texts(urgent)
+    assert f"up to {MAX_LENGTH} characters" in texts(refused)
+    assert "Call 911 now" in texts(urgent)
 
 
 def test_socketio_session_persists_across_connections(stack: Stack) -> None:
     session = uuid.uuid4().hex
-    [asked] = _exchange(stack.servers.rasa_url, session, ["is my child eligible"])
-    assert "How old is the patient?" in _texts(asked)
-    [next_question] = _exchange(stack.servers.rasa_url, session, ["9"])
-    assert "B-cell" in _texts(next_question)
+    [asked] = exchange(stack.servers.rasa_url, session, ["is my child eligible"])
+    assert "How old is the patient?" in texts(asked)
+    [next_question] = exchange(stack.servers.rasa_url, session, ["9"])
+    assert "B-cell" in texts(next_question)
 
 
 @pytest.mark.parametrize(
@@ -412,7 +379,7 @@ def test_socketio_session_persists_across_connections(stack: Stack) -> None:
 )
 def test_socketio_odd_payloads_get_no_crash(stack: Stack, payload: object) -> None:
     received: list[dict] = []
-    client = _connect(stack.servers.rasa_url, received)
+    client = connect(stack.servers.rasa_url, received)
     try:
         client.emit("session_request", payload)
         client.call("user_uttered", payload, timeout=30)  # acknowledged: handled, no crash
@@ -420,8 +387,8 @@ def test_socketio_odd_payloads_get_no_crash(stack: Stack, payload: object) -> No
         client.disconnect()
 
     # The server still serves everyone else.
-    [replies] = _exchange(stack.servers.rasa_url, uuid.uuid4().hex, ["what is car t"])
-    assert first_sentence("utter_what_is_car_t") in _texts(replies)
+    [replies] = exchange(stack.servers.rasa_url, uuid.uuid4().hex, ["what is car t"])
+    assert first_sentence("utter_what_is_car_t") in texts(replies)
 
 
 def test_the_demo_page_is_served_with_its_policy(stack: Stack) -> None:

@@ -1,0 +1,61 @@
+"""A plain socket.io client of the Rasa server's channel, as the widget talks to it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import socketio
+
+
+def connect(
+    url: str,
+    received: list[dict],
+    origin: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> socketio.Client:
+    """Connected over WebSocket; `origin`: the web page it claims to come from (None: no
+    Origin header, like a server-side client)."""
+    options: dict[str, Any] = {"origin": origin} if origin else {"suppress_origin": True}
+    client = socketio.Client(reconnection=False, websocket_extra_options=options)
+    client.on("bot_uttered", received.append)
+    client.connect(
+        url,
+        headers=headers or {},
+        socketio_path="/socket.io",
+        transports=["websocket"],
+        wait_timeout=10,
+    )
+    return client
+
+
+def exchange(
+    url: str,
+    session_id: str,
+    messages: list[Any],
+    origin: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> list[list[dict]]:
+    """Sends each message and collects what came back for it (acknowledged when done)."""
+    received: list[dict] = []
+    confirmed = threading.Event()
+    client = connect(url, received, origin, headers)
+    client.on("session_confirm", lambda sid: sid == session_id and confirmed.set())
+    try:
+        client.emit("session_request", {"session_id": session_id})
+        assert confirmed.wait(10), "no session_confirm"
+        replies = []
+        for message in messages:
+            received.clear()
+            payload = message if isinstance(message, dict) else {"message": message}
+            client.call("user_uttered", {**payload, "session_id": session_id}, timeout=30)
+            time.sleep(0.05)
+            replies.append(list(received))
+        return replies
+    finally:
+        client.disconnect()
+
+
+def texts(replies: list[dict]) -> str:
+    return "\n".join(r.get("text", "") for r in replies)

@@ -23,7 +23,7 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
@@ -36,6 +36,17 @@ EVENTS_TABLE = "events"
 MEMORY_COPIES = 500
 
 logger = logging.getLogger(__name__)
+
+
+def _sqlite_for_many_writers(connection: Any, _: Any) -> None:
+    """The embedded SQLite store under load: readers do not wait for the writer (WAL), a
+    commit does not wait for the disk twice (synchronous NORMAL: safe with WAL, a power cut
+    may lose the last turn, never corrupt the file), and a busy writer is waited for."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
 
 
 class ProgramTrackerStore(SQLTrackerStore):
@@ -61,6 +72,8 @@ class ProgramTrackerStore(SQLTrackerStore):
         self.engine = create_engine(
             engine_url, pool_pre_ping=True, **create_engine_kwargs(engine_url)
         )
+        if engine_url.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_for_many_writers)
         self.sessionmaker = sessionmaker(bind=self.engine)
         self._recent: OrderedDict[str, DialogueStateTracker] = OrderedDict()
         # Turns saved only in memory during an outage, written back when the database is.

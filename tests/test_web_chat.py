@@ -127,11 +127,11 @@ def test_the_conversation_survives_a_reload_and_a_closed_panel(page: Page) -> No
     asked = chat.ask("is my child eligible for car t")
     assert "How old is the patient?" in asked
     session = chat.session_id()
-    history = chat.bot.all_innertexts()
+    history = chat.bot.all_inner_texts()
 
     page.reload()
     expect(page.locator(".cart-chat__panel")).to_be_visible()  # it was open
-    assert chat.bot.all_innertexts() == history
+    assert chat.bot.all_inner_texts() == history
     assert chat.session_id() == session
     # The server kept the conversation too: the pre-screen goes on where it was.
     assert "B-cell" in chat.ask("7")
@@ -139,7 +139,7 @@ def test_the_conversation_survives_a_reload_and_a_closed_panel(page: Page) -> No
     page.get_by_role("button", name="Close chat").click()
     expect(page.locator(".cart-chat__panel")).to_be_hidden()
     page.get_by_role("button", name="Questions? Chat with us").click()
-    assert chat.bot.all_innertexts()[: len(history)] == history
+    assert chat.bot.all_inner_texts()[: len(history)] == history
 
 
 def test_html_and_script_show_as_text(page: Page) -> None:

@@ -19,8 +19,13 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from actions.settings import load_contacts
+from components import rasa_fixes
 
 DISCLAIMER_RESPONSE = "utter_disclaimer"
+
+# Every Rasa server that answers families loads this module (endpoints.yml, nlg): the
+# place to apply the project's fix to Rasa's action-result validation.
+rasa_fixes.apply()
 
 
 def is_first_reply_of_session(tracker: DialogueStateTracker) -> bool:

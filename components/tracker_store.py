@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from actions.settings import load_tracker_settings
 
@@ -69,9 +70,13 @@ class ProgramTrackerStore(SQLTrackerStore):
         # or a connection is dropped, each stale one would fail a family's message.
         engine_url = self.engine.url
         self.engine.dispose()
-        self.engine = create_engine(
-            engine_url, pool_pre_ping=True, **create_engine_kwargs(engine_url)
-        )
+        options = create_engine_kwargs(engine_url)
+        if engine_url.get_backend_name() == "sqlite":
+            # SQLAlchemy 1.4 opens and closes a SQLite file for every query (NullPool): a
+            # profile under load showed it. The server's queries all run on its one event
+            # loop thread, so a small pool of kept connections is safe.
+            options.update(poolclass=QueuePool, pool_size=2, max_overflow=4)
+        self.engine = create_engine(engine_url, pool_pre_ping=True, **options)
         if engine_url.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_for_many_writers)
         self.sessionmaker = sessionmaker(bind=self.engine)

@@ -8,8 +8,12 @@ scaled set-up behind nginx, over REST and socket.io.
 Load: virtual families, each going through a realistic conversation (FAQ questions, the
 pre-screen, a handoff started and cancelled, messages the assistant does not understand),
 a new conversation each time, at fixed concurrency levels. A family sends its next
-message once it has the answer and at most one message every `--pace` seconds (0.75 s:
-faster than anyone types). Each level is bounded in time and in messages.
+message once it has the answer, after a pause of `--pace` seconds on average (0.75 s:
+faster than anyone types; each pause drawn between half and one and a half times that).
+Families start at random moments within the first pause, as real ones do: started all
+at once and paced alike, they would stay in lockstep and every message of a level would
+arrive in the same millisecond, a load no web page produces. Each level is bounded in
+time and in messages, and seeded, so two runs send the same load.
 
 Reports, per channel and level: p50/p95/p99 latency, throughput, errors; training time,
 time until the server answers, peak memory of each process. Writes reports/bench.json,
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import random
 import subprocess
 import sys
 import tempfile
@@ -202,6 +207,8 @@ def run_level(url: str, channel: str, level: int, seconds: float, max_messages: 
     scripts = list(CONVERSATIONS.values())
 
     def family(n: int) -> None:
+        rng = random.Random(n)  # the same pauses in every run, different for each family
+        time.sleep(rng.uniform(0.0, pace))
         try:
             client = CLIENTS[channel](url)
         except Exception:  # noqa: BLE001 - a refused connection is an error, counted
@@ -229,7 +236,7 @@ def run_level(url: str, channel: str, level: int, seconds: float, max_messages: 
                             latencies.append(elapsed * 1000)
                         else:
                             errors[0] += 1
-                    time.sleep(max(0.0, pace - elapsed))
+                    time.sleep(max(0.0, pace * rng.uniform(0.5, 1.5) - elapsed))
                 turn += 1
         finally:
             client.close()
@@ -306,7 +313,8 @@ def markdown(results: list[ModelResult], args: argparse.Namespace) -> str:
         f"# Benchmark: {setup}",
         "",
         f"Machine: {platform.machine()}, {_cores()} cores, Python {platform.python_version()}. "
-        f"Pace: a family sends at most one message every {args.pace} s; each level runs "
+        f"Pace: a family sends a message every {args.pace} s on average (starts staggered, "
+        f"pauses from {args.pace / 2:g} to {args.pace * 1.5:g} s); each level runs "
         f"{args.seconds:.0f} s or {args.max_messages} messages.",
         "",
         "| model | channel | families | messages | errors | p50 ms | p95 ms | p99 ms | msg/s |",

@@ -1,5 +1,8 @@
-"""A fix to Rasa 3.6 that is ours to make, applied when the Rasa server loads the
-project's NLG (components/program_nlg.py, named in endpoints.yml).
+"""Fixes to Rasa 3.6 that are ours to make, applied when the Rasa server loads the
+project's NLG (components/program_nlg.py, named in endpoints.yml), before the model.
+
+1. Action-result validation, below.
+2. The prediction graph runs without dask (components/graph_runner.py).
 
 Rasa validates every answer of the action server with `jsonschema.validate(result,
 schema)`, which checks the schema itself against the JSON Schema meta-schema on every
@@ -13,10 +16,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import rasa.core.processor
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
+
+from components.graph_runner import SequentialGraphRunner
 
 
 @lru_cache(maxsize=1)
@@ -42,3 +48,5 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
 
 def apply() -> None:
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    # The runner the Rasa server loads a model with (MessageProcessor._load_model).
+    rasa.core.processor.DaskGraphRunner = SequentialGraphRunner  # type: ignore[misc]

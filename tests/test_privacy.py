@@ -197,28 +197,31 @@ def test_forget_deletes_everything_for_one_conversation(
 def test_a_restarted_rasa_server_continues_the_conversation_and_logs_no_personal_data(
     tmp_path: Path, data_key: str
 ) -> None:
+    database_url = f"sqlite:///{tmp_path / 'handoffs.db'}"
     env = {
         "CART_TRACKER_URL": f"sqlite:///{tmp_path / 'conversations.db'}",
-        "CART_DATABASE_URL": f"sqlite:///{tmp_path / 'handoffs.db'}",
+        "CART_DATABASE_URL": database_url,
         "CART_DATA_KEYS": data_key,
     }
     sender = f"family-{uuid.uuid4().hex[:8]}"
     with running_servers(tmp_path / "first", env) as servers:
         assert "How old is the patient?" in servers.texts(sender, "is my child eligible")
-    with running_servers(tmp_path / "second", env) as servers:
-        # A new process, the same conversation: the pre-screen goes on where it was.
         assert "B-cell" in servers.texts(sender, "7")
-        for message in (
-            "talk to a coordinator",
-            FAMILY["name"],
-            "parent",
-            FAMILY["phone"],
-            "7",
-            FAMILY["need"],
-        ):
+        servers.say(sender, "talk to a coordinator")
+        assert "Who are you?" in servers.texts(sender, FAMILY["name"])
+    with running_servers(tmp_path / "second", env) as servers:
+        # A new process, the same conversation: the handoff goes on where it was.
+        assert "How can a coordinator reach you?" in servers.texts(sender, "parent")
+        for message in (FAMILY["phone"], "7", FAMILY["need"]):
             servers.say(sender, message)
         assert "Your request is saved" in servers.texts(sender, "/affirm")
-        logs = servers.log_tail()
+    with running_servers(tmp_path / "third", env) as servers:
+        # Restarted once more: the request is neither lost nor made again.
+        answer = servers.texts(sender, "what is my reference number")
+    requests_made = recent_requests(database_url)
+    assert len(requests_made) == 1
+    assert requests_made[0].reference in answer
+    assert requests_made[0].name == FAMILY["name"]
 
     logs = "\n".join(p.read_text(errors="replace") for p in tmp_path.glob("*/*.log"))
     assert "Handoff request CT-" in logs  # the logs were read, and they are at INFO

@@ -83,6 +83,15 @@ def _starts_a_later_session(tracker: DialogueStateTracker) -> bool:
     return False
 
 
+def _keep_latest(memory: OrderedDict[str, _Known], known: _Known) -> None:
+    """One entry per conversation; the least recently kept go past MEMORY_COPIES."""
+    sender_id = known.tracker.sender_id
+    memory[sender_id] = known
+    memory.move_to_end(sender_id)
+    while len(memory) > MEMORY_COPIES:
+        memory.popitem(last=False)
+
+
 class ProgramTrackerStore(SQLTrackerStore):
     """Rasa's SQLTrackerStore, configured from the project's settings."""
 
@@ -167,18 +176,10 @@ class ProgramTrackerStore(SQLTrackerStore):
             self._remember(written)
 
     def _remember(self, known: _Known) -> None:
-        sender_id = known.tracker.sender_id
-        self._recent[sender_id] = known
-        self._recent.move_to_end(sender_id)
-        while len(self._recent) > MEMORY_COPIES:
-            self._recent.popitem(last=False)
+        _keep_latest(self._recent, known)
 
     def _hand_out(self, known: _Known) -> DialogueStateTracker:
-        sender_id = known.tracker.sender_id
-        self._handed_out[sender_id] = known
-        self._handed_out.move_to_end(sender_id)
-        while len(self._handed_out) > MEMORY_COPIES:
-            self._handed_out.popitem(last=False)
+        _keep_latest(self._handed_out, known)
         return known.tracker
 
     def _latest_event_id(self, session: Any, sender_id: str) -> int | None:
@@ -186,14 +187,15 @@ class ProgramTrackerStore(SQLTrackerStore):
 
     def _take_if_current(self, sender_id: str) -> DialogueStateTracker | None:
         """The conversation as this server wrote it, if the database still ends there.
-        It is handed over, not copied: it leaves the memory until it is saved again."""
+        It is handed over, not copied: not handed out again until it is saved again (it
+        stays here as the copy for an outage of the database)."""
         known = self._recent.get(sender_id)
         if known is None or known.stored != len(known.tracker.events):
             return None  # not written, or changed since without being saved
         with self.session_scope() as session:
             if self._latest_event_id(session, sender_id) != known.last_id:
                 return None
-        del self._recent[sender_id]
+        self._recent[sender_id] = _Known(known.tracker, stored=-1, last_id=None)
         return self._hand_out(known)
 
     def _read(self, sender_id: str) -> DialogueStateTracker | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -74,12 +75,27 @@ def parse_consent(value: Any) -> bool | None:
     return None
 
 
+def readable_messages(events: list[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """(index, event, text) of each user and bot message with text, in order. A button the
+    family tapped reads as its title ("Yes"), not as the payload it sent ("/affirm"): a
+    coordinator reads these."""
+    titles: dict[str, str] = {}  # payload -> title, of every button offered so far
+    for index, event in enumerate(events):
+        kind, text = event.get("event"), event.get("text")
+        if kind == "bot":
+            for button in (event.get("data") or {}).get("buttons") or []:
+                if isinstance(button, dict) and button.get("payload") and button.get("title"):
+                    titles[str(button["payload"])] = str(button["title"])
+        if kind not in ("user", "bot") or not text:
+            continue
+        text = str(text)
+        yield index, event, titles.get(text, text) if kind == "user" else text
+
+
 def build_transcript(events: list[dict[str, Any]]) -> list[dict[str, str]]:
     """What the family and the assistant said, in order, from the tracker's events."""
     transcript = []
-    for event in events:
-        if event.get("event") not in ("user", "bot") or not event.get("text"):
-            continue
+    for _, event, text in readable_messages(events):
         stamp = event.get("timestamp")
         at = (
             datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
@@ -87,7 +103,7 @@ def build_transcript(events: list[dict[str, Any]]) -> list[dict[str, str]]:
             else ""
         )
         who = "Family" if event["event"] == "user" else "Assistant"
-        transcript.append({"who": who, "text": str(event["text"]), "at": at})
+        transcript.append({"who": who, "text": text, "at": at})
     return transcript
 
 

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import aiohttp
 
 from actions.content import response_text
+from actions.handoff import readable_messages
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +43,8 @@ def plain(text: str) -> str:
 def conversation_messages(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Who said what, in order: the family, the assistant, a coordinator, or a notice."""
     messages = []
-    for index, event in enumerate(events):
+    for index, event, text in readable_messages(events):
         kind = event.get("event")
-        if kind not in ("user", "bot") or not event.get("text"):
-            continue
         custom = ((event.get("data") or {}).get("custom")) or {}
         if kind == "user":
             who = "family"
@@ -61,7 +60,7 @@ def conversation_messages(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "who": who,
                 "name": custom.get("name", "") if who == "coordinator" else "",
                 # The assistant's Markdown bold marks mean nothing in the console.
-                "text": str(event["text"]) if who == "family" else plain(str(event["text"])),
+                "text": text if who == "family" else plain(text),
                 "at": _stamp(event.get("timestamp")),
             }
         )

@@ -364,3 +364,17 @@ def test_joining_needs_a_family_on_the_web_chat(stack: Stack) -> None:
     assert "Join the conversation" not in page
     response = staff.post(f"{url}/join", data={"csrf_token": csrf_of(staff, url)}, timeout=10)
     assert response.status_code == 409
+
+
+def test_the_console_shows_a_tapped_button_by_its_title() -> None:
+    from console.takeover import conversation_messages
+
+    events = [
+        {"event": "bot", "text": "Would you like a **coordinator**?",
+         "data": {"buttons": [{"title": "Yes", "payload": "/affirm"}]}},
+        {"event": "user", "text": "/affirm"},
+        {"event": "user", "text": "<b>my own words</b>"},
+    ]  # fmt: skip
+    shown = [(m["who"], m["text"]) for m in conversation_messages(events)]
+    assert shown == [("assistant", "Would you like a coordinator?"), ("family", "Yes"),
+                     ("family", "<b>my own words</b>")]  # fmt: skip

@@ -208,6 +208,21 @@ def test_transcript_from_tracker_events() -> None:
     assert transcript[0]["at"].startswith("2026-")
 
 
+def test_transcript_shows_the_button_a_family_tapped_by_its_title() -> None:
+    yes_no = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+    events = [
+        {"event": "bot", "text": "May a coordinator call you?", "data": {"buttons": yes_no}},
+        {"event": "user", "text": "/affirm"},
+        {"event": "bot", "text": "Saved.", "data": {"buttons": [
+            {"title": "Talk to a coordinator", "payload": "/request_human"}]}},
+        {"event": "user", "text": "/deny"},  # a button offered earlier still reads as its title
+        {"event": "user", "text": "/request_human"},
+        {"event": "user", "text": "/unknown_payload"},  # no such button: shown as sent
+    ]  # fmt: skip
+    family = [t["text"] for t in build_transcript(events) if t["who"] == "Family"]
+    assert family == ["Yes", "No", "Talk to a coordinator", "/unknown_payload"]
+
+
 # ---- storage and notification -------------------------------------------------------------
 
 

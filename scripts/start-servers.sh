@@ -68,7 +68,8 @@ Starting the assistant (model loading takes about half a minute)...
 Try:  curl -s -XPOST http://$RASA_HOST:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"me","message":"what is car t"}'
 Stop with Ctrl-C.
 MSG
-  .venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentials credentials.yml \
-    --interface "$RASA_HOST" --port "$RASA_PORT" --enable-api --auth-token "$CART_RASA_API_TOKEN"
+  # `rasa run`, with the API token from CART_RASA_API_TOKEN, not on the command line (ps).
+  .venv/bin/python -m components.rasa_server run --model "$model" --endpoints endpoints.yml \
+    --credentials credentials.yml --interface "$RASA_HOST" --port "$RASA_PORT" --enable-api
   # No --cors: the channels answer CORS from CART_ALLOWED_ORIGINS (default: the page above).
 fi

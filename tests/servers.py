@@ -17,6 +17,7 @@ from tests.action_helper import ROOT
 
 MODEL = ROOT / "models" / "cart-assistant.tar.gz"
 RASA = ROOT / ".venv" / "bin" / "rasa"
+PYTHON = ROOT / ".venv" / "bin" / "python"
 
 
 def free_port() -> int:
@@ -95,6 +96,7 @@ def running_servers(
         "CART_SENDER_MESSAGES_PER_MINUTE": "0",
         "CART_ADDRESS_MESSAGES_PER_MINUTE": "0",
         **({"CART_ALLOWED_ORIGINS": ",".join(cors)} if cors else {}),
+        **({"CART_RASA_API_TOKEN": api_token} if api_token else {}),
         **(extra_env or {}),
     }
     logs.mkdir(parents=True, exist_ok=True)
@@ -126,17 +128,18 @@ def running_servers(
     try:
         action_server = spawn("action-server", action_command)
         action_servers.append(action_server)
+        # As make run starts it: the API's token from the environment, never in argv.
         rasa_server = spawn(
             "rasa-server",
-            [str(RASA), "run", "--model", str(model), "--endpoints", "endpoints.yml",
-             "--credentials", "credentials.yml", "--interface", "127.0.0.1",
-             "--port", str(rasa_port),
-             *(["--enable-api", "--auth-token", api_token] if api_token else [])],
+            [str(PYTHON), "-m", "components.rasa_server", "run", "--model", str(model),
+             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+             "--interface", "127.0.0.1", "--port", str(rasa_port),
+             *(["--enable-api"] if api_token else [])],
         )  # fmt: skip
         if notification_worker:
             spawn(
                 "notification-worker",
-                [str(ROOT / ".venv" / "bin" / "python"), "-m", "actions.notify",
+                [str(PYTHON), "-m", "actions.notify",
                  "--interval", "0.5"],
             )  # fmt: skip
         servers = Servers(

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -123,6 +124,9 @@ def test_every_console_page_and_api_refuses_an_anonymous_request(stack: Stack) -
     assert requests.get(tracker, timeout=10).status_code == 401
     assert requests.get(tracker, params={"token": "guess"}, timeout=10).status_code == 401
     assert requests.get(tracker, params={"token": stack.api_token}, timeout=10).status_code == 200
+    # ...which no local user can read off the Rasa server's command line (ps).
+    command_line = Path(f"/proc/{stack.servers.rasa_pid}/cmdline").read_bytes()
+    assert b"--enable-api" in command_line and stack.api_token.encode() not in command_line
 
 
 def test_six_wrong_passwords_lock_the_account(stack: Stack) -> None:

@@ -168,3 +168,13 @@ def test_oversized_metadata_is_dropped_and_the_message_answered(servers: Servers
     assert len(stored) == 2
     assert json.loads(stored[0])["metadata"]["page"] == "car-t-faq"
     assert "zzzz" not in stored[1] and len(stored[1]) < 5_000
+
+
+def test_the_api_token_goes_on_rasa_s_command_line_only_inside_the_process() -> None:
+    from components.rasa_server import command_with_token
+
+    run = ["run", "--model", "m.tar.gz", "--enable-api"]
+    assert command_with_token(run, "s3cret") == [*run, "--auth-token", "s3cret"]
+    assert command_with_token(["run"], "s3cret") == ["run"]  # API off: nothing added
+    with pytest.raises(SystemExit, match="CART_RASA_API_TOKEN"):
+        command_with_token(run, "")  # never an open API

@@ -55,10 +55,19 @@ def parse_role(text: str) -> str | None:
     return next((role for role, pattern in _ROLES if re.search(pattern, lowered)), None)
 
 
+# Replies to "What is your name?" that are not a name: asked again, not stored as one.
+_NOT_A_NAME = {"help", "hi", "hello", "hey", "yes", "no", "ok", "okay", "what", "why", "how",
+               "skip", "none", "idk", "thanks", "thank you", "coordinator", "a person"}  # fmt: skip
+MAX_NAME_WORDS = 6
+
+
 def parse_name(text: str) -> str | None:
     name = re.sub(r"^(my name is|i am|i'm|this is|it's)\s+", "", (text or "").strip(), flags=re.I)
     name = " ".join(name.split())
     if not 1 <= len(name) <= 200 or not re.search(r"[^\W\d_]", name):
+        return None
+    # A question or a sentence is not a name ("what is crs?", "I need help with my son").
+    if "?" in name or len(name.split()) > MAX_NAME_WORDS or name.lower() in _NOT_A_NAME:
         return None
     return name
 

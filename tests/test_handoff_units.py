@@ -79,6 +79,10 @@ def test_names() -> None:
     assert parse_name("My name is Maria Lopez") == "Maria Lopez"
     assert parse_name("  José   García ") == "José García"
     assert parse_name("12345") is None and parse_name("") is None and parse_name("x" * 201) is None
+    assert parse_name("Mary-Kate O'Neil") == "Mary-Kate O'Neil"
+    for not_a_name in ("help", "Hello", "what is crs?", "no",
+                       "I need some help with my son's treatment please"):  # fmt: skip
+        assert parse_name(not_a_name) is None, not_a_name
 
 
 def test_invalid_answer_is_asked_again_with_an_example() -> None:

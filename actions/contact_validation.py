@@ -35,3 +35,18 @@ def parse_contact(text: str) -> Contact | None:
                 phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164),
             )
     return None
+
+
+def readable_contact(value: str) -> str:
+    """A stored contact as a family writes it: a US number as (617) 555-0123, another
+    country's with its code (+44 20 7946 0958); an email as it is."""
+    if not value.startswith("+"):
+        return value
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    home = phonenumbers.region_code_for_number(number) == DEFAULT_REGION
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if home else \
+        phonenumbers.PhoneNumberFormat.INTERNATIONAL  # fmt: skip
+    return phonenumbers.format_number(number, style)

@@ -18,7 +18,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.contact_validation import parse_contact
+from actions.contact_validation import parse_contact, readable_contact
 from actions.eligibility import parse_age
 from actions.handoff_store import NewHandoff, create_request
 from actions.notify import deliver_due, notification_kinds
@@ -277,6 +277,23 @@ class ActionCancelHandoff(Action):
     ) -> list[EventType]:
         dispatcher.utter_message(response="utter_handoff_cancelled")
         return clear_form()
+
+
+class ActionAskHandoffConsent(Action):
+    """The consent question, with the contact as the family would write it: stored as
+    +16175550123, asked as (617) 555-0123. The form asks with it (action_ask_<slot>)."""
+
+    def name(self) -> str:
+        return "action_ask_handoff_consent"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        contact = str(tracker.get_slot("handoff_contact") or "")
+        dispatcher.utter_message(
+            response="utter_ask_handoff_consent", handoff_contact=readable_contact(contact)
+        )
+        return []
 
 
 class ActionTellReference(Action):

@@ -44,9 +44,10 @@ def complete_handoff(servers: Servers, sender: str) -> str:
     servers.say(sender, "hi")
     text = servers.texts(sender, "i'd like to talk to a coordinator")
     assert opening("utter_handoff_intro") in text
-    for answer in ANSWERS:
-        text = servers.texts(sender, answer)
-    return text
+    replies = [servers.texts(sender, answer) for answer in ANSWERS]
+    # The consent question names the number as the family wrote it, not as it is stored.
+    assert "May a coordinator contact you at (617) 555-0123 about this?" in replies[-2]
+    return replies[-1]
 
 
 def sqlite_env(tmp_path: Path, smtp_server: SmtpServer) -> tuple[str, dict[str, str]]:

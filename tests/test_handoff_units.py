@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.contact_validation import parse_contact
+from actions.contact_validation import parse_contact, readable_contact
 from actions.handoff import (
     MAX_FAILURES,
     ValidateHandoffForm,
@@ -210,6 +210,12 @@ def test_transcript_from_tracker_events() -> None:
         ("Family", "<b>talk to a person</b>"),
     ]
     assert transcript[0]["at"].startswith("2026-")
+
+
+def test_a_stored_contact_reads_as_a_family_writes_it() -> None:
+    assert readable_contact("+16175550123") == "(617) 555-0123"
+    assert readable_contact("+442079460958") == "+44 20 7946 0958"
+    assert readable_contact("maria@example.org") == "maria@example.org"
 
 
 def test_transcript_shows_the_button_a_family_tapped_by_its_title() -> None:

@@ -17,9 +17,9 @@ export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 
 WIDGET      := build/web/cart-chat.js
 NPM_DEPS    := widget/node_modules/.installed
-TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml) \
+TRAINING_INPUTS := config.yml $(wildcard domain/*.yml) $(shell find data -name '*.yml') \
                    $(SPACY_MODEL)/.built content/red_flags.yml \
-                   components/red_flag_override.py actions/safety.py
+                   components/red_flag_override.py core/safety.py
 
 .PHONY: help install train run shell test lint validate test-stories test-nlu test-py bench \
         compare-pipelines handoffs clean widget browser test-widget-js staff-user purge forget \

@@ -3,33 +3,26 @@
 Used when a question interrupts the pre-screen: the form is left, and the answer is the
 same domain response (`utter_<intent>`) that the topic's own rule would give. Also the
 texts that parts outside the dialogue send to families (the socket.io channel, the
-coordinators' console): they live in domain.yml with every other answer.
+coordinators' console): they live in domain/ with every other answer.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.settings import PROJECT_ROOT, load_contacts
+from actions.settings import load_contacts
+from core.content import responses
 
 FALLBACK_RESPONSE = "utter_default"
 
 
-@lru_cache(maxsize=1)
-def _domain_responses() -> dict[str, Any]:
-    with open(PROJECT_ROOT / "domain.yml", encoding="utf-8") as domain_file:
-        return yaml.safe_load(domain_file)["responses"]
-
-
 def response_text(name: str, **values: Any) -> str:
     """The first text of a domain response, with contact details and `values` filled in."""
-    template = _domain_responses()[name][0]["text"]
+    template = responses()[name][0]["text"]
     return template.format(**{**load_contacts().placeholders(), **values})
 
 

@@ -2,7 +2,7 @@
 
 It never decides eligibility: the results only say a child *may* be a candidate, or
 explain the approved use, and always point to the care team. The words are in
-domain.yml; here is only which words fit.
+domain/; here is only which words fit.
 """
 
 from __future__ import annotations
@@ -53,6 +53,11 @@ _NUMBER_WORDS = {
 _NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "a": 1, "an": 1})
 
 
+_YEARS_AND_MONTHS = re.compile(
+    r"(\d{1,3})\s*(?:years?|yrs?|y)\b(?:\s*old)?[\s,]*(?:and\s+)?(\d{1,2})\s*(?:months?|mos?)\b"
+)
+
+
 def parse_age(value: Any) -> float | None:
     """An age in years from "7", "7 year old", "18 months", "seven", "twenty two"."""
     if isinstance(value, bool) or value is None:
@@ -62,7 +67,10 @@ def parse_age(value: Any) -> float | None:
     else:
         text = str(value).lower().strip()
         match = re.search(r"(-?\d{1,3}(?:[.,]\d+)?)", text)
-        if match:
+        with_months = _YEARS_AND_MONTHS.search(text)
+        if with_months:  # "30 years 2 months" is 30, not 2.5
+            years = float(with_months.group(1)) + float(with_months.group(2)) / 12
+        elif match:
             years = float(match.group(1).replace(",", "."))
         else:
             words = re.findall(r"[a-z]+", text)
@@ -74,7 +82,9 @@ def parse_age(value: Any) -> float | None:
             if not numbers:
                 return None
             years = float(sum(numbers))  # "twenty two" -> 22
-        if re.search(r"\bmonths?\b|\bmos?\b", text):
+        if with_months:
+            pass
+        elif re.search(r"\bmonths?\b|\bmos?\b", text):
             years = years / 12
         elif re.search(r"\bweeks?\b", text):
             years = years / 52
@@ -111,11 +121,20 @@ _MORE_THAN_ONCE = re.compile(
 _NOT_YET = re.compile(r"\bonce\b|one time|first|1st|newly diagnosed|just diagnosed")
 
 
+# "not refractory", "hasn't relapsed", "no relapse": a no, before any word below matches.
+_DENIED = re.compile(
+    r"\b(not|isn.?t|wasn.?t|never|hasn.?t|has not)\s+(been\s+|ever\s+)?"
+    r"(refractory|relapsed|resistant|come back|came back)\b|\bno relapses?\b"
+)
+
+
 def parse_relapse(value: Any) -> str | None:
     """yes when it came back more than once or did not respond; no for a first relapse."""
     text = str(value or "").lower()
     if text in (YES, NO, UNSURE):
         return text
+    if _DENIED.search(text):
+        return NO
     if _MORE_THAN_ONCE.search(text):
         return YES
     if _NOT_YET.search(text):
@@ -126,7 +145,8 @@ def parse_relapse(value: Any) -> str | None:
 def prescreen_result(age: Any, has_bcell_all: str | None, relapsed: str | None) -> str:
     """The response that fits the answers. Never a verdict: the team decides."""
     years = parse_age(age)
-    if years is not None and years > MAX_APPROVED_AGE:
+    # "Up to 25 years of age": 25 years and 11 months is still 25.
+    if years is not None and int(years) > MAX_APPROVED_AGE:
         return "utter_prescreen_over_age"
     if has_bcell_all == NO:
         return "utter_prescreen_not_b_all"

@@ -40,7 +40,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from actions.content import response_text
-from actions.safety import Verdict, assess
+from core.safety import Verdict, assess
 from actions.settings import load_channel_settings
 from channels.action_server import explain_actions_failed, watching_action_failures
 from channels.guard import FloodGuard, client_address, screen_metadata

@@ -1,11 +1,16 @@
-"""Turns domain responses into messages: contact details filled in, disclaimer first.
+"""Turns domain responses into messages: contact details, disclaimer, safety line, offers.
 
-Loaded by the Rasa server from `endpoints.yml` (`nlg: type: ...`). Both jobs live here,
+Loaded by the Rasa server from `endpoints.yml` (`nlg: type: ...`). These jobs live here,
 in the Rasa server, so they hold even when the action server is down:
 - `{program_phone}` and the other placeholders come from `actions.settings`, the one
   configuration place;
 - the first reply of every conversation (session) carries `utter_disclaimer`; after an
-  emergency answer rather than before it, so nothing delays the 911 line.
+  emergency answer rather than before it, so nothing delays the 911 line;
+- a message that mentions a warning sign without placing it (the triage's `mention`,
+  components/red_flag_override.py) gets one safety line before its answer;
+- an emergency written in Spanish gets the Spanish emergency answer;
+- "Did you mean…?" (`utter_did_you_mean`) gets the model's likeliest topics as buttons
+  (core/suggestions.py), or the plain "I didn't understand" when it has no good guess.
 """
 
 from __future__ import annotations
@@ -14,14 +19,24 @@ from typing import Any
 
 from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered, SessionStarted
+from rasa.shared.core.events import BotUttered, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from actions.settings import load_contacts
 from components import rasa_fixes
+from core.suggestions import suggestion_buttons
 
 DISCLAIMER_RESPONSE = "utter_disclaimer"
+EMERGENCY_RESPONSE = "utter_emergency"
+SAFETY_LINE_RESPONSE = "utter_safety_line"
+DID_YOU_MEAN_RESPONSE = "utter_did_you_mean"
+NOT_UNDERSTOOD_RESPONSE = "utter_not_understood"
+# Responses with a Spanish twin, used when the triage read a message as Spanish.
+SPANISH_TWINS = {
+    EMERGENCY_RESPONSE: "utter_emergency_es",
+    SAFETY_LINE_RESPONSE: "utter_safety_line_es",
+}
 
 # Every Rasa server that answers families loads this module (endpoints.yml, nlg): the
 # place to apply the project's fix to Rasa's action-result validation.
@@ -35,6 +50,22 @@ def is_first_reply_of_session(tracker: DialogueStateTracker) -> bool:
         if isinstance(event, SessionStarted):
             return True
     return True
+
+
+def is_first_reply_to_message(tracker: DialogueStateTracker) -> bool:
+    """No bot message yet since the family's latest message."""
+    for event in reversed(tracker.events):
+        if isinstance(event, BotUttered):
+            return False
+        if isinstance(event, UserUttered):
+            return True
+    return True
+
+
+def latest_red_flag(tracker: DialogueStateTracker) -> dict[str, Any]:
+    parse_data = tracker.latest_message.parse_data if tracker.latest_message else {}
+    flag = (parse_data or {}).get("red_flag")
+    return flag if isinstance(flag, dict) else {}
 
 
 class ProgramResponseGenerator(TemplatedNaturalLanguageGenerator):
@@ -59,7 +90,28 @@ class ProgramResponseGenerator(TemplatedNaturalLanguageGenerator):
         output_channel: str,
         **kwargs: Any,
     ) -> dict[str, Any] | None:
+        red_flag = latest_red_flag(tracker)
+        spanish = red_flag.get("language") == "es"
+        if spanish:
+            utter_action = SPANISH_TWINS.get(utter_action, utter_action)
+        if utter_action == DID_YOU_MEAN_RESPONSE:
+            ranking = (tracker.latest_message.parse_data or {}).get("intent_ranking") or []
+            buttons = suggestion_buttons(ranking)
+            if not buttons:
+                utter_action = NOT_UNDERSTOOD_RESPONSE
         message = await super().generate(utter_action, tracker, output_channel, **kwargs)
+        if message is not None and utter_action == DID_YOU_MEAN_RESPONSE:
+            message["buttons"] = buttons
+        if (
+            message is not None
+            and red_flag.get("verdict") == "mention"
+            and not (message.get("custom") or {}).get("emergency")
+            and is_first_reply_to_message(tracker)
+        ):
+            line = SPANISH_TWINS[SAFETY_LINE_RESPONSE] if spanish else SAFETY_LINE_RESPONSE
+            safety = await super().generate(line, tracker, output_channel)
+            if safety and safety.get("text"):
+                message["text"] = "\n\n".join(p for p in (safety["text"], message.get("text")) if p)
         if (
             message is None
             or utter_action == DISCLAIMER_RESPONSE

@@ -1,9 +1,12 @@
-"""Runs the red-flag check on every user message and overrides the NLU prediction.
+"""Runs the triage (core.safety) on every user message and lets it add an emergency.
 
-Placed last in the NLU pipeline (after the FallbackClassifier), so whatever the model
-predicted, a message that describes a worrying symptom now becomes `emergency`. A general
-question that only mentions a symptom keeps its topic, and a model that wrongly said
-`emergency` for it falls back to its next guess.
+Placed last in the NLU pipeline (after the FallbackClassifier and the language screen):
+- a warning sign happening now makes the intent `emergency`, whatever the model said;
+- the model's own `emergency` is never taken away (not by a rule, not by the fallback:
+  an emergency the model ranked first but below the fallback threshold stays an emergency);
+- the triage's verdict travels in the parse data (`red_flag`), so the NLG can put one
+  safety line before the answer to a message that mentions a warning sign (verdict
+  `mention`) and answer a Spanish emergency in Spanish.
 """
 
 from __future__ import annotations
@@ -19,17 +22,18 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from actions.safety import Verdict, assess
+from core.safety import Verdict, assess
 
 logger = logging.getLogger(__name__)
 
 EMERGENCY_INTENT = "emergency"
+FALLBACK_INTENT = "nlu_fallback"
 RED_FLAG_KEY = "red_flag"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class RedFlagOverride(GraphComponent):
-    """Deterministic safety net over the intent classifier."""
+    """Deterministic safety net over the intent classifier: it only ever adds emergencies."""
 
     @classmethod
     def create(
@@ -52,30 +56,31 @@ class RedFlagOverride(GraphComponent):
     @staticmethod
     def _apply(message: Message) -> None:
         assessment = assess(message.get(TEXT) or "")
-        if assessment.verdict is Verdict.NONE:
-            return
         predicted = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
-        message.set(
-            RED_FLAG_KEY,
-            {
-                "verdict": assessment.verdict.value,
-                "signs": list(assessment.signs),
-                "predicted_intent": predicted,
-            },
-            add_to_output=True,
-        )
-        if assessment.verdict is Verdict.EMERGENCY:
-            # Never logs the text: families describe their children here.
-            logger.info(
-                "Red-flag override: %s -> emergency (%s)", predicted, ",".join(assessment.signs)
+        if assessment.signs:
+            message.set(
+                RED_FLAG_KEY,
+                {**assessment.as_dict(), "predicted_intent": predicted},
+                add_to_output=True,
             )
+        if assessment.verdict is Verdict.EMERGENCY or _model_said_emergency(predicted, ranking):
+            if predicted != EMERGENCY_INTENT:
+                # Never logs the text: families describe their children here.
+                logger.info(
+                    "Emergency: %s -> emergency (%s)", predicted, ",".join(assessment.signs)
+                )
             top = {INTENT_NAME_KEY: EMERGENCY_INTENT, "confidence": 1.0}
             rest = [r for r in ranking if r.get(INTENT_NAME_KEY) != EMERGENCY_INTENT]
             message.set(INTENT, top, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [top, *rest], add_to_output=True)
-        elif predicted == EMERGENCY_INTENT and assessment.looks_like_general_question:
-            others = [r for r in ranking if r.get(INTENT_NAME_KEY) != EMERGENCY_INTENT]
-            if others:
-                message.set(INTENT, others[0], add_to_output=True)
-                message.set(INTENT_RANKING_KEY, others, add_to_output=True)
+
+
+def _model_said_emergency(predicted: str | None, ranking: list[dict[str, Any]]) -> bool:
+    """The model's first choice was `emergency`, even if the fallback then took over."""
+    if predicted == EMERGENCY_INTENT:
+        return True
+    if predicted != FALLBACK_INTENT:
+        return False
+    model_ranking = [r for r in ranking if r.get(INTENT_NAME_KEY) != FALLBACK_INTENT]
+    return bool(model_ranking) and model_ranking[0].get(INTENT_NAME_KEY) == EMERGENCY_INTENT

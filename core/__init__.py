@@ -1,0 +1,1 @@
+"""The assistant's plain-Python core: no Rasa imports, usable by every process."""

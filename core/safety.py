@@ -1,0 +1,418 @@
+"""Triage of one message: is a warning sign happening now, mentioned, or neither?
+
+Runs on every user message (components.red_flag_override, and the channels for messages
+they refuse). Three outcomes:
+
+- EMERGENCY: a warning sign described as happening now to the patient. The emergency
+  answer comes first, whatever the model thinks.
+- MENTION: a warning sign the message does not place clearly (what if, will he get,
+  an undated sign in a question). The family gets the answer they asked for, after one
+  short safety line.
+- NONE: no warning sign, or one that is clearly past, negated, someone else's or asked
+  about in general.
+
+The words live in content/red_flags.yml; this module only decides. Matching is done by
+spaCy's Matcher on lemmas (English) and on accent-free words (Spanish), so "he's burning
+up", "burnt up" and "burn up" are one phrase. Every step is linear in the length of the
+text, and the text is capped first, so a crafted message cannot stall the server.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import spacy
+import yaml
+from spacy.language import Language
+from spacy.matcher import Matcher
+from spacy.tokens import Doc, Span
+
+RED_FLAGS_FILE = Path(__file__).resolve().parent.parent / "content" / "red_flags.yml"
+
+# Longer than any message a channel accepts (CART_MAX_MESSAGE_LENGTH, 2,000 by default);
+# the channels screen the start of an over-long message with the same cap.
+MAX_SCREENED_CHARS = 4000
+MAX_SIGNS_READ = 40
+
+
+class Verdict(str, Enum):
+    NONE = "none"
+    MENTION = "mention"
+    EMERGENCY = "emergency"
+
+
+class Reading(str, Enum):
+    """How one sign in the message is meant."""
+
+    NOW = "now"
+    UNCLEAR = "unclear"
+    HYPOTHETICAL = "hypothetical"
+    GENERAL = "general"
+    PAST = "past"
+    SOMEONE_ELSE = "someone_else"
+    NEGATED = "negated"
+
+
+@dataclass(frozen=True)
+class Assessment:
+    verdict: Verdict
+    signs: tuple[str, ...] = field(default_factory=tuple)
+    language: str = "en"
+    readings: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict.value,
+            "signs": list(self.signs),
+            "language": self.language,
+            "readings": list(self.readings),
+        }
+
+
+# --- text clean-up before spaCy: contractions and glued units -------------------------
+
+_CONTRACTIONS = [
+    (re.compile(r"\b(can't|cant|cannot|can not)\b"), "can not"),
+    (re.compile(r"\b(won't|wont)\b"), "will not"),
+    (re.compile(r"\b(don't|dont)\b"), "do not"),
+    (re.compile(r"\b(doesn't|doesnt)\b"), "does not"),
+    (re.compile(r"\b(didn't|didnt)\b"), "did not"),
+    (re.compile(r"\b(isn't|isnt)\b"), "is not"),
+    (re.compile(r"\b(wasn't|wasnt)\b"), "was not"),
+    (re.compile(r"\b(hasn't|hasnt)\b"), "has not"),
+    (re.compile(r"\b(haven't|havent)\b"), "have not"),
+    (re.compile(r"\b(hadn't|hadnt)\b"), "had not"),
+    (re.compile(r"\b(aren't|arent)\b"), "are not"),
+    (re.compile(r"\b(couldn't|couldnt)\b"), "could not"),
+    (re.compile(r"\b(he's|hes)\b"), "he is"),
+    (re.compile(r"\b(she's|shes)\b"), "she is"),
+    (re.compile(r"\b(i'm|im)\b"), "i am"),
+    (re.compile(r"\b(it's)\b"), "it is"),
+    (re.compile(r"\b(they're|theyre)\b"), "they are"),
+    (re.compile(r"\b(we're)\b"), "we are"),
+    (re.compile(r"\b(i've|ive)\b"), "i have"),
+    (re.compile(r"\b(he'd)\b"), "he had"),
+    (re.compile(r"\b(she'd)\b"), "she had"),
+    (re.compile(r"'ll\b"), " will"),
+    (re.compile(r"n't\b"), " not"),
+]
+# "38.6c", "101.5°f", "39,2°" -> "38.6 c"; a decimal comma becomes a point.
+_GLUED_UNIT = re.compile(r"(\d)\s?(°\s?[cf]?|[cf]\b|deg\b|degrees\b)")
+_DECIMAL_COMMA = re.compile(r"(\d),(\d)\b")
+_NUMBER = re.compile(r"^\d{2,3}(\.\d{1,2})?$")
+
+
+def _fold_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def clean(text: str) -> str:
+    """Lower case, straight apostrophes, contractions spelled out, units split off."""
+    text = (text or "")[:MAX_SCREENED_CHARS]
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u00b4", "'").lower()
+    text = text.replace("º", "°")
+    for pattern, replacement in _CONTRACTIONS:
+        text = pattern.sub(replacement, text)
+    text = _DECIMAL_COMMA.sub(r"\1.\2", text)
+    return _GLUED_UNIT.sub(r"\1 \2", text)
+
+
+# --- phrases from the YAML file to Matcher patterns -----------------------------------
+
+
+def _token_pattern(word: str, attr: str, normalise: Any) -> dict[str, Any]:
+    optional = word.endswith("?") and len(word) > 1
+    word = word.rstrip("?") if optional else word
+    if word == "_":
+        spec: dict[str, Any] = {"IS_PUNCT": False}
+    elif word.endswith("*"):
+        spec = {attr: {"REGEX": "^" + re.escape(normalise(word[:-1]))}}
+    elif "|" in word:
+        spec = {attr: {"IN": [normalise(w) for w in word.split("|")]}}
+    else:
+        spec = {attr: normalise(word)}
+    if optional:
+        spec["OP"] = "?"
+    return spec
+
+
+def _phrase_patterns(
+    phrases: Iterable[str], attr: str, normalise: Any, split: Any
+) -> list[list[dict[str, Any]]]:
+    return [[_token_pattern(w, attr, normalise) for w in split(str(p))] for p in phrases]
+
+
+class _Language:
+    """One language's matchers: signs, and the context words around them."""
+
+    def __init__(
+        self,
+        nlp: Language,
+        spec: dict[str, Any],
+        attr: str,
+        normalise: Any,
+        split: Any,
+    ) -> None:
+        self.nlp = nlp
+        self.attr = attr
+        self.signs = Matcher(nlp.vocab)
+        for sign, phrases in spec["signs"].items():
+            self.signs.add(sign, _phrase_patterns(phrases, attr, normalise, split))
+        self.context = Matcher(nlp.vocab)
+        for kind, phrases in spec["context"].items():
+            self.context.add(kind, _phrase_patterns(phrases, attr, normalise, split))
+
+
+@dataclass(frozen=True)
+class _Sign:
+    name: str
+    start: int
+    end: int
+
+
+class Triage:
+    """Loads the words once; `assess(text)` is then pure and quick."""
+
+    def __init__(self, path: Path = RED_FLAGS_FILE) -> None:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        english = spec["english"]
+        self._spelling: dict[str, str] = english["spelling"]
+        self._temperature = english["temperature"]
+        self._en_nlp = spacy.blank("en")
+        self._en_nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+        self._en_nlp.initialize()
+        self._lemmas = self._en_nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+        self._en = _Language(self._en_nlp, english, "LEMMA", self._lemma_of, self._words_en)
+        spanish = spec["spanish"]
+        self._es_nlp = spacy.blank("es")
+        self._es = _Language(self._es_nlp, spanish, "NORM", _fold_accents, str.split)
+        self._es_temperature_cues = frozenset(spanish["temperature_cues"])
+
+    # English words in patterns go through the same spelling fixes and lemmas as messages.
+    def _lemma_of(self, word: str) -> str:
+        word = self._spelling.get(word, word)
+        return self._lemmas.get(word, word)
+
+    def _words_en(self, phrase: str) -> list[str]:
+        return [w for w in clean(phrase).split() if w]
+
+    def _english_doc(self, text: str) -> Doc:
+        doc = self._en_nlp.make_doc(text)
+        for token in doc:
+            token.lemma_ = self._lemma_of(token.lower_)
+        return doc
+
+    def _spanish_doc(self, text: str) -> Doc:
+        doc = self._es_nlp.make_doc(text)
+        for token in doc:
+            token.norm_ = _fold_accents(token.lower_)
+        return doc
+
+    # --- the decision ------------------------------------------------------------------
+
+    def assess(self, text: str) -> Assessment:
+        cleaned = clean(text)
+        if not cleaned.strip():
+            return Assessment(Verdict.NONE)
+        english = self._judge(self._english_doc(cleaned), self._en, self._temperatures_en)
+        spanish = self._judge(self._spanish_doc(cleaned), self._es, self._temperatures_es)
+        # The reply's language follows the stronger reading: a Spanish emergency gets the
+        # Spanish answer even when an English word ("fever") is in it too.
+        # A message with Spanish warning signs is read as Spanish: its context words
+        # ("de bebé", "mi sobrino") decide, not the English reading of "convulsiones".
+        return spanish if spanish.signs else english
+
+    def _judge(self, doc: Doc, language: _Language, temperatures: Any) -> Assessment:
+        signs = [
+            _Sign(doc.vocab.strings[m_id], start, end) for m_id, start, end in language.signs(doc)
+        ]
+        signs += temperatures(doc)
+        lang = "es" if language is self._es else "en"
+        if not signs:
+            return Assessment(Verdict.NONE, language=lang)
+        context = [
+            (doc.vocab.strings[m_id], start, end) for m_id, start, end in language.context(doc)
+        ]
+        sentences = _spans(doc, _SENTENCE_END, frozenset())
+        clauses = _spans(doc, _CLAUSE_END, _CLAUSE_WORDS)
+        # A long message of repeated signs is read on its first signs only: linear cost.
+        kept = _dedupe(signs)[:MAX_SIGNS_READ]
+        readings = [
+            self._read(doc, sign, context, sentences[sign.start], clauses[sign.start])
+            for sign in kept
+        ]
+        names = tuple(dict.fromkeys(s.name for s, _ in readings))
+        kinds = tuple(dict.fromkeys(r.value for _, r in readings))
+        if any(r is Reading.NOW for _, r in readings):
+            verdict = Verdict.EMERGENCY
+        elif any(r in (Reading.UNCLEAR, Reading.HYPOTHETICAL) for _, r in readings):
+            verdict = Verdict.MENTION
+        else:
+            verdict = Verdict.NONE
+        # A sign below the fever line ("temp 37.8") is worth the safety line, never more.
+        if verdict is Verdict.EMERGENCY and all(
+            s.name == "temperature_below_fever" for s, r in readings if r is Reading.NOW
+        ):
+            verdict = Verdict.MENTION
+        return Assessment(verdict, names, lang, kinds)
+
+    def _read(
+        self,
+        doc: Doc,
+        sign: _Sign,
+        context: list[tuple[str, int, int]],
+        sentence: Span,
+        clause: Span,
+    ) -> tuple[_Sign, Reading]:
+        def found(kind: str, span: Span, before: int | None = None) -> list[tuple[int, int]]:
+            hits = [
+                (s, e)
+                for k, s, e in context
+                if k == kind and span.start <= s and e <= span.end and not _overlaps(s, e, sign)
+            ]
+            return [(s, e) for s, e in hits if before is None or e <= before]
+
+        # "no fever", "hasn't had a fever", "fever free".
+        if any(sign.start - e <= 3 for _, e in found("negation", clause, sign.start)):
+            return sign, Reading.NEGATED
+        if any(s >= sign.end and s - sign.end <= 2 for s, _ in found("negation_after", clause)):
+            return sign, Reading.NEGATED
+        recent = bool(found("recent", sentence))
+        if found("distant_past", sentence) and not recent:
+            return sign, Reading.PAST
+        someone_else = found("someone_else", clause, sign.start)
+        last_other = max((e for _, e in someone_else), default=0)
+        # "my brother got car t and now has a fever": the patient after all.
+        treated = any(s >= last_other for s, _ in found("treatment", clause, sign.start))
+        if someone_else and not treated:
+            # "my friend's daughter", "my sister's baby": still someone else's child.
+            possessive = last_other < len(doc) and doc[last_other].lower_ in ("'s", "s")
+            patient_after = [
+                s
+                for s, _ in found("patient", clause, sign.start)
+                if s >= last_other and not (possessive and s <= last_other + 1)
+            ]
+            if not patient_after:
+                return sign, Reading.SOMEONE_ELSE
+        if found("hypothetical", clause, sign.start):
+            return sign, Reading.HYPOTHETICAL
+        if recent:
+            return sign, Reading.NOW
+        patient = found("patient", clause, sign.start) or found("patient", clause)
+        if patient:
+            return sign, Reading.NOW
+        if found("general", clause) or found("general", sentence):
+            return sign, Reading.GENERAL
+        # A bare sign ("fever!!", "seizure", "39.4 and shaking"): safety first.
+        if not _is_question(doc, clause):
+            return sign, Reading.NOW
+        return sign, Reading.UNCLEAR
+
+    # --- temperatures written as numbers -----------------------------------------------
+
+    def _temperatures_en(self, doc: Doc) -> list[_Sign]:
+        cues = frozenset(self._temperature["cue_before"])
+        return self._temperatures(doc, cues, lambda t: t.lemma_)
+
+    def _temperatures_es(self, doc: Doc) -> list[_Sign]:
+        # Spanish readings need a Spanish word beside them ("fiebre de 39", "tiene 38.5"),
+        # so an English "running 100.5" is not read as Spanish.
+        return self._temperatures(
+            doc, self._es_temperature_cues, lambda t: t.norm_, decimal_is_enough=False
+        )
+
+    def _temperatures(
+        self, doc: Doc, cues: frozenset[str], word: Any, decimal_is_enough: bool = True
+    ) -> list[_Sign]:
+        spec = self._temperature
+        cues_after = frozenset(spec["cue_after"])
+        not_units = frozenset(spec["not_units"])
+        c_low, c_high = spec["celsius_range"]
+        f_low, f_high = spec["fahrenheit_range"]
+        found: list[_Sign] = []
+        for token in doc:
+            if not _NUMBER.match(token.text):
+                continue
+            after = doc[token.i + 1].lower_ if token.i + 1 < len(doc) else ""
+            after = after.rstrip(".")
+            if after in not_units or after.rstrip("s") in not_units:
+                continue
+            if token.i > 0 and doc[token.i - 1].text in ("-", "#", "$", "/"):
+                continue  # phone numbers, prices, times, fractions
+            unit = after if after in ("c", "f", "°", "°c", "°f", "degrees", "deg") else ""
+            before = {word(doc[i]) for i in range(max(0, token.i - 2), token.i)}
+            following = {word(doc[i]) for i in range(token.i + 1, min(len(doc), token.i + 5))}
+            # A reading with a decimal ("38.9", "101.5") is a temperature on its own.
+            cued = bool(
+                before & cues or following & cues_after or (decimal_is_enough and "." in token.text)
+            )
+            if not unit and not cued:
+                continue
+            value = float(token.text)
+            if unit.endswith("c") or (not unit.endswith("f") and c_low <= value <= c_high):
+                fever_line = spec["fever_celsius"]
+            elif f_low <= value <= f_high:
+                fever_line = spec["fever_fahrenheit"]
+            else:
+                continue
+            name = "fever" if value >= fever_line else "temperature_below_fever"
+            found.append(_Sign(name, token.i, token.i + 1))
+        return found
+
+
+_RANK = {Verdict.NONE: 0, Verdict.MENTION: 1, Verdict.EMERGENCY: 2}
+_SENTENCE_END = frozenset(".!?\n")
+_CLAUSE_END = frozenset(".!?\n;,:")
+_CLAUSE_WORDS = frozenset({"but", "so", "because", "cause", "pero", "porque"})
+
+
+def _dedupe(signs: Sequence[_Sign]) -> list[_Sign]:
+    """Keep one sign per stretch of text: the longest phrase wins."""
+    kept: list[_Sign] = []
+    for sign in sorted(signs, key=lambda s: (s.start, -(s.end - s.start))):
+        if kept and sign.start < kept[-1].end:
+            continue
+        kept.append(sign)
+    return kept
+
+
+def _overlaps(start: int, end: int, sign: _Sign) -> bool:
+    return start < sign.end and sign.start < end
+
+
+def _spans(doc: Doc, ends: frozenset[str], words: frozenset[str]) -> list[Span]:
+    """For each token, the span (sentence or clause) it stands in: one pass, linear."""
+    by_token: list[Span] = []
+    start = 0
+    for i, token in enumerate(doc):
+        if token.text in ends or token.lower_ in words or "\n" in token.text:
+            span = doc[start:i]
+            by_token.extend([span] * (i - start))
+            by_token.append(doc[i : i + 1])
+            start = i + 1
+    by_token.extend([doc[start:]] * (len(doc) - start))
+    return by_token
+
+
+def _is_question(doc: Doc, clause: Span) -> bool:
+    """Does the sign's own clause ask something ("fever after car t?", "¿fiebre?")."""
+    after = doc[clause.end].text if clause.end < len(doc) else ""
+    before = doc[clause.start - 1].text if clause.start > 0 else ""
+    return after == "?" or before == "¿" or clause.text.startswith("¿")
+
+
+@lru_cache(maxsize=1)
+def default_triage() -> Triage:
+    return Triage()
+
+
+def assess(text: str) -> Assessment:
+    """The triage of one message with the project's words."""
+    return default_triage().assess(text)

@@ -1,0 +1,239 @@
+"""Understanding and safety figures of a trained model on the independent sets.
+
+    python scripts/evaluate_understanding.py [--set heldout|dev] [--gate] [--model PATH]
+
+Parses every question of the chosen set with the trained model (the whole NLU pipeline,
+with the fallback, the language screen and the emergency triage, as the Rasa server
+runs it) and reports, per topic and per style:
+- top-1: the answer given is the right topic (a sub-topic counts as its parent);
+- within one click: top-1, or a "Did you mean…?" offer whose buttons hold the right topic;
+- safety: emergency recall and false alarms, per pattern and language.
+Writes reports/understanding-<set>.md and .json. With --gate it exits 1 below the gates
+of issues #13 and #14 (top-1 0.90, one click 0.97, recall 1.00, false alarms 0.05).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.evaluation_sets import (  # noqa: E402
+    ROOT,
+    STYLES,
+    Question,
+    SafetyMessage,
+    load_questions,
+    load_safety,
+    set_dir,
+)
+from core.suggestions import parent_topic, suggestions  # noqa: E402
+
+GATES = {"top1": 0.90, "one_click": 0.97, "recall": 1.00, "false_alarm": 0.05}
+FALLBACK = "nlu_fallback"
+EMERGENCY = "emergency"
+
+
+def _accepted(question: Question) -> set[str]:
+    return {question.topic, *question.also_ok}
+
+
+def judge_question(question: Question, parse: dict[str, Any]) -> dict[str, Any]:
+    intent = (parse.get("intent") or {}).get("name") or ""
+    ranking = parse.get("intent_ranking") or []
+    accepted = _accepted(question)
+    top1 = parent_topic(intent) in accepted
+    offered = [parent_topic(n) for n in suggestions(ranking)] if intent == FALLBACK else []
+    model_ranking = [r.get("name") for r in ranking if r.get("name") != FALLBACK][:3]
+    return {
+        "text": question.text,
+        "topic": question.topic,
+        "style": question.style,
+        "predicted": intent,
+        "top1": top1,
+        "fallback": intent == FALLBACK,
+        "one_click": top1 or bool(accepted & set(offered)),
+        "top3": bool(accepted & {parent_topic(n or "") for n in model_ranking}),
+        "offered": offered,
+    }
+
+
+def judge_safety(message: SafetyMessage, parse: dict[str, Any]) -> dict[str, Any]:
+    intent = (parse.get("intent") or {}).get("name") or ""
+    verdict = (parse.get("red_flag") or {}).get("verdict", "none")
+    return {
+        "text": message.text,
+        "expect_emergency": message.emergency,
+        "pattern": message.pattern,
+        "language": message.language,
+        "predicted": intent,
+        "emergency": intent == EMERGENCY,
+        "safety_line": verdict == "mention" and intent != EMERGENCY,
+    }
+
+
+def share(rows: list[dict[str, Any]], key: str) -> float:
+    return sum(bool(r[key]) for r in rows) / len(rows) if rows else 0.0
+
+
+def summarise(
+    questions: list[dict[str, Any]], safety: list[dict[str, Any]]
+) -> dict[str, Any]:
+    by_topic: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_style: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in questions:
+        by_topic[row["topic"]].append(row)
+        by_style[row["style"]].append(row)
+    emergencies = [r for r in safety if r["expect_emergency"]]
+    others = [r for r in safety if not r["expect_emergency"]]
+    by_pattern: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in safety:
+        by_pattern[row["pattern"]].append(row)
+
+    def block(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "n": len(rows),
+            "top1": share(rows, "top1"),
+            "one_click": share(rows, "one_click"),
+            "fallback": share(rows, "fallback"),
+            "top3": share(rows, "top3"),
+        }
+
+    return {
+        "understanding": {
+            "overall": block(questions),
+            "by_topic": {t: block(r) for t, r in sorted(by_topic.items())},
+            "by_style": {s: block(by_style[s]) for s in STYLES if by_style.get(s)},
+        },
+        "safety": {
+            "recall": share(emergencies, "emergency"),
+            "false_alarm": share(others, "emergency"),
+            "n_emergency": len(emergencies),
+            "n_other": len(others),
+            "safety_line_on_others": share(others, "safety_line"),
+            "by_pattern": {
+                p: {
+                    "n": len(rows),
+                    "expect_emergency": rows[0]["expect_emergency"],
+                    "emergency": share(rows, "emergency"),
+                }
+                for p, rows in sorted(by_pattern.items())
+            },
+        },
+    }
+
+
+def gate_failures(summary: dict[str, Any]) -> list[str]:
+    overall = summary["understanding"]["overall"]
+    safety = summary["safety"]
+    failures = []
+    if overall["top1"] < GATES["top1"]:
+        failures.append(f"top-1 {overall['top1']:.3f} < {GATES['top1']}")
+    if overall["one_click"] < GATES["one_click"]:
+        failures.append(f"within one click {overall['one_click']:.3f} < {GATES['one_click']}")
+    if safety["recall"] < GATES["recall"]:
+        failures.append(f"emergency recall {safety['recall']:.3f} < {GATES['recall']}")
+    if safety["false_alarm"] > GATES["false_alarm"]:
+        failures.append(f"false alarms {safety['false_alarm']:.3f} > {GATES['false_alarm']}")
+    return failures
+
+
+def markdown(name: str, summary: dict[str, Any], questions: list[dict[str, Any]],
+             safety: list[dict[str, Any]]) -> str:
+    u = summary["understanding"]
+    s = summary["safety"]
+    o = u["overall"]
+    lines = [
+        f"# Understanding and safety on the `{name}` set",
+        "",
+        f"{o['n']} questions: top-1 **{o['top1']:.3f}**, within one click **{o['one_click']:.3f}**, "
+        f"fell back to \"Did you mean…?\" {o['fallback']:.3f}, right topic in the model's "
+        f"top 3 {o['top3']:.3f}.",
+        "",
+        f"Safety: {s['n_emergency']} happening-now messages, emergency recall "
+        f"**{s['recall']:.3f}**; {s['n_other']} past/general/other messages, false alarms "
+        f"**{s['false_alarm']:.3f}** (safety line before the answer on "
+        f"{s['safety_line_on_others']:.3f} of them).",
+        "",
+        "## Per style",
+        "",
+        "| style | n | top-1 | one click | fallback |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for style, b in u["by_style"].items():
+        lines.append(f"| {style} | {b['n']} | {b['top1']:.2f} | {b['one_click']:.2f} | {b['fallback']:.2f} |")
+    lines += ["", "## Per topic", "", "| topic | n | top-1 | one click | fallback |",
+              "|---|---:|---:|---:|---:|"]
+    for topic, b in u["by_topic"].items():
+        lines.append(f"| {topic} | {b['n']} | {b['top1']:.2f} | {b['one_click']:.2f} | {b['fallback']:.2f} |")
+    lines += ["", "## Safety per pattern", "", "| pattern | expected | n | got the emergency answer |",
+              "|---|---|---:|---:|"]
+    for pattern, b in s["by_pattern"].items():
+        expected = "emergency" if b["expect_emergency"] else "not emergency"
+        lines.append(f"| {pattern} | {expected} | {b['n']} | {b['emergency']:.2f} |")
+    misses = [q for q in questions if not q["one_click"]]
+    lines += ["", f"## Not reached within one click ({len(misses)})", ""]
+    lines += [f"- [{q['topic']} / {q['style']}] {q['text']!r} -> {q['predicted']}" for q in misses]
+    wrong = [q for q in questions if q["one_click"] and not q["top1"]]
+    lines += ["", f"## Reached through \"Did you mean…?\" ({len(wrong)})", ""]
+    lines += [f"- [{q['topic']}] {q['text']!r} -> offered {q['offered']}" for q in wrong]
+    missed = [r for r in safety if r["expect_emergency"] and not r["emergency"]]
+    alarms = [r for r in safety if not r["expect_emergency"] and r["emergency"]]
+    lines += ["", f"## Emergencies missed ({len(missed)})", ""]
+    lines += [f"- [{r['pattern']}] {r['text']!r} -> {r['predicted']}" for r in missed]
+    lines += ["", f"## False alarms ({len(alarms)})", ""]
+    lines += [f"- [{r['pattern']}] {r['text']!r}" for r in alarms]
+    return "\n".join(lines) + "\n"
+
+
+async def parse_all(model: Path, texts: list[str]) -> list[dict[str, Any]]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    return [await agent.parse_message(text) for text in texts]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=["heldout", "dev"], default="heldout")
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "cart-assistant.tar.gz")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports")
+    parser.add_argument("--gate", action="store_true")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.disable(logging.WARNING)
+
+    directory = set_dir(args.set)
+    questions = load_questions(directory)
+    messages = load_safety(directory)
+    parses = asyncio.run(parse_all(args.model, [q.text for q in questions] + [m.text for m in messages]))
+    q_rows = [judge_question(q, p) for q, p in zip(questions, parses[: len(questions)])]
+    s_rows = [judge_safety(m, p) for m, p in zip(messages, parses[len(questions) :])]
+    summary = summarise(q_rows, s_rows)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = markdown(args.set, summary, q_rows, s_rows)
+    (args.out / f"understanding-{args.set}.md").write_text(report, encoding="utf-8")
+    (args.out / f"understanding-{args.set}.json").write_text(
+        json.dumps({"summary": summary, "questions": q_rows, "safety": s_rows}, indent=1),
+        encoding="utf-8",
+    )
+    print("\n".join(report.split("\n")[:5]))
+    failures = gate_failures(summary)
+    if args.gate and failures:
+        print("FAILED: " + "; ".join(failures))
+        return 1
+    print("gates: " + ("all met" if not failures else "; ".join(failures)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

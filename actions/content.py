@@ -3,7 +3,7 @@
 Used when a question interrupts the pre-screen: the form is left, and the answer is the
 same domain response (`utter_<intent>`) that the topic's own rule would give. Also the
 texts that parts outside the dialogue send to families (the socket.io channel, the
-coordinators' console): they live in domain/ with every other answer.
+coordinators' console): they live in domain.yml with every other answer.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 It never decides eligibility: the results only say a child *may* be a candidate, or
 explain the approved use, and always point to the care team. The words are in
-domain/; here is only which words fit.
+domain.yml; here is only which words fit.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The one place for the program's configuration.
 
 Every value is read from the environment, with a local default that works on a
-developer's machine. Answers in `domain/` use the contact details through
+developer's machine. Answers in `domain.yml` use the contact details through
 placeholders (`{program_phone}` ...), filled in by `components.program_nlg`, so a
 phone number changes here and nowhere else.
 """

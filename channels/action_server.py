@@ -6,7 +6,7 @@ if the action had done nothing: the family would be left without an answer. The 
 handle each message inside `watching_action_failures()`, which notices that log record
 for this message only (a context variable: other families' messages are other tasks);
 then `explain_actions_failed` tells the family that this part is unavailable, with the
-phone number and email. The answer is a response in domain/, run through Rasa so it
+phone number and email. The answer is a response in domain.yml, run through Rasa so it
 is in the conversation's history. FAQs do not need the action server, and once it is
 back the next message works normally: nothing is remembered between messages.
 """

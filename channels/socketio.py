@@ -40,10 +40,10 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from actions.content import response_text
-from core.safety import Verdict, assess
 from actions.settings import load_channel_settings
 from channels.action_server import explain_actions_failed, watching_action_failures
 from channels.guard import FloodGuard, client_address, screen_metadata
+from core.safety import Verdict, assess
 
 logger = logging.getLogger(__name__)
 

@@ -107,7 +107,10 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             probabilities = self._model.predict_proba(self._weighting.transform(features))[0]
             order = np.argsort(probabilities)[::-1][: int(self._config["ranking_length"])]
             ranking = [
-                {INTENT_NAME_KEY: str(self._model.classes_[i]), "confidence": float(probabilities[i])}
+                {
+                    INTENT_NAME_KEY: str(self._model.classes_[i]),
+                    "confidence": float(probabilities[i]),
+                }
                 for i in order
             ]
             message.set(INTENT, ranking[0], add_to_output=True)

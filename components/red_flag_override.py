@@ -2,8 +2,8 @@
 
 Placed last in the NLU pipeline (after the FallbackClassifier and the language screen):
 - a warning sign happening now makes the intent `emergency`, whatever the model said;
-- the model's own `emergency` is never taken away (not by a rule, not by the fallback:
-  an emergency the model ranked first but below the fallback threshold stays an emergency);
+- the model's own `emergency` is never taken away; when the model ranked `emergency`
+  first but below the fallback threshold, the "Did you mean…?" offer gets the safety line;
 - the triage's verdict travels in the parse data (`red_flag`), so the NLG can put one
   safety line before the answer to a message that mentions a warning sign (verdict
   `mention`) and answer a Spanish emergency in Spanish.
@@ -64,7 +64,17 @@ class RedFlagOverride(GraphComponent):
                 {**assessment.as_dict(), "predicted_intent": predicted},
                 add_to_output=True,
             )
-        if assessment.verdict is Verdict.EMERGENCY or _model_said_emergency(predicted, ranking):
+        if assessment.verdict is not Verdict.EMERGENCY and _unsure_emergency(predicted, ranking):
+            message.set(
+                RED_FLAG_KEY,
+                {
+                    **assessment.as_dict(),
+                    "verdict": Verdict.MENTION.value,
+                    "predicted_intent": predicted,
+                },
+                add_to_output=True,
+            )
+        if assessment.verdict is Verdict.EMERGENCY or predicted == EMERGENCY_INTENT:
             if predicted != EMERGENCY_INTENT:
                 # Never logs the text: families describe their children here.
                 logger.info(
@@ -76,10 +86,8 @@ class RedFlagOverride(GraphComponent):
             message.set(INTENT_RANKING_KEY, [top, *rest], add_to_output=True)
 
 
-def _model_said_emergency(predicted: str | None, ranking: list[dict[str, Any]]) -> bool:
-    """The model's first choice was `emergency`, even if the fallback then took over."""
-    if predicted == EMERGENCY_INTENT:
-        return True
+def _unsure_emergency(predicted: str | None, ranking: list[dict[str, Any]]) -> bool:
+    """The model's first choice was `emergency`, but the fallback took over."""
     if predicted != FALLBACK_INTENT:
         return False
     model_ranking = [r for r in ranking if r.get(INTENT_NAME_KEY) != FALLBACK_INTENT]

@@ -201,9 +201,7 @@ class ProgramTrackerStore(SQLTrackerStore):
     def _read(self, sender_id: str) -> DialogueStateTracker | None:
         """Rasa's read of the latest session, noting what it read."""
         with self.session_scope() as session:
-            rows = self._event_query(
-                session, sender_id, fetch_events_from_all_sessions=False
-            ).all()
+            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
             if not self.domain or not rows:
                 return None
             tracker = DialogueStateTracker.from_dict(

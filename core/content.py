@@ -1,8 +1,5 @@
-"""The domain as plain data: every file of `domain/` merged, for code that runs outside Rasa.
-
-Rasa merges the folder itself (`rasa train`, `Domain.load("domain")`); the action server,
-the channels' notices, the console and the tests read responses and intents through here.
-"""
+"""The domain as plain data, for code that runs outside Rasa (the action server, the
+channels' notices, the console, the evaluation and the tests)."""
 
 from __future__ import annotations
 
@@ -13,31 +10,16 @@ from typing import Any
 import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DOMAIN_DIR = PROJECT_ROOT / "domain"
+DOMAIN_FILE = PROJECT_ROOT / "domain.yml"
 
 
-def domain_files(domain_dir: Path = DOMAIN_DIR) -> list[Path]:
-    return sorted(domain_dir.glob("*.yml"))
-
-
-def merge_domain(domain_dir: Path = DOMAIN_DIR) -> dict[str, Any]:
-    """Lists are joined and mappings merged, file by file, as Rasa does."""
-    merged: dict[str, Any] = {}
-    for path in domain_files(domain_dir):
-        part = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for key, value in part.items():
-            if isinstance(value, list):
-                merged.setdefault(key, []).extend(value)
-            elif isinstance(value, dict):
-                merged.setdefault(key, {}).update(value)
-            else:
-                merged[key] = value
-    return merged
+def load_domain_file(path: Path = DOMAIN_FILE) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=1)
 def domain() -> dict[str, Any]:
-    return merge_domain()
+    return load_domain_file()
 
 
 def responses() -> dict[str, Any]:
@@ -49,5 +31,5 @@ def intent_names() -> list[str]:
 
 
 def domain_text() -> str:
-    """Every domain file's raw text, for checks on what is typed into it."""
-    return "\n".join(p.read_text(encoding="utf-8") for p in domain_files())
+    """The domain's raw text, for checks on what is typed into it."""
+    return DOMAIN_FILE.read_text(encoding="utf-8")

@@ -5,7 +5,10 @@ the held-out sets share no sentence or near-copy with the training data
 
 - tests/heldout/: written by people who never saw the training data, from the topic
   contract and the facts only; never used for training or tuning. The gates run on them.
-- tests/dev/: written the same way by another writer; used to tune thresholds and rules.
+- tests/dev/: written the same way by other writers; used to tune thresholds and rules.
+  `*_dev2.yml` was the first held-out set: after its first look (figures in
+  docs/pipeline.md) its misses were studied, so it became tuning data and a new writer
+  wrote today's held-out set.
 """
 
 from __future__ import annotations
@@ -45,9 +48,16 @@ def set_dir(name: str) -> Path:
     return {"heldout": HELDOUT_DIR, "dev": DEV_DIR}[name]
 
 
+def _items(directory: Path, stem: str, key: str) -> list[dict[str, Any]]:
+    """Every `<stem>*.yml` of the folder: the dev folder holds more than one writer's set."""
+    items: list[dict[str, Any]] = []
+    for path in sorted(directory.glob(f"{stem}*.yml")):
+        items += yaml.safe_load(path.read_text(encoding="utf-8"))[key]
+    return items
+
+
 def load_questions(directory: Path) -> list[Question]:
-    path = directory / ("understanding.yml" if directory == HELDOUT_DIR else "understanding_dev.yml")
-    items = yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
+    items = _items(directory, "understanding", "questions")
     return [
         Question(str(i["text"]), i["topic"], i["style"], tuple(i.get("also_ok") or ()))
         for i in items
@@ -55,8 +65,7 @@ def load_questions(directory: Path) -> list[Question]:
 
 
 def load_safety(directory: Path) -> list[SafetyMessage]:
-    path = directory / ("safety.yml" if directory == HELDOUT_DIR else "safety_dev.yml")
-    items = yaml.safe_load(path.read_text(encoding="utf-8"))["messages"]
+    items = _items(directory, "safety", "messages")
     return [
         SafetyMessage(
             str(i["text"]),

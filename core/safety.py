@@ -95,6 +95,9 @@ _CONTRACTIONS = [
     (re.compile(r"\b(she's|shes)\b"), "she is"),
     (re.compile(r"\b(i'm|im)\b"), "i am"),
     (re.compile(r"\b(it's)\b"), "it is"),
+    (re.compile(r"\b(that's|thats)\b"), "that is"),
+    (re.compile(r"\b(what's|whats)\b"), "what is"),
+    (re.compile(r"\b(there's|theres)\b"), "there is"),
     (re.compile(r"\b(they're|theyre)\b"), "they are"),
     (re.compile(r"\b(we're)\b"), "we are"),
     (re.compile(r"\b(i've|ive)\b"), "i have"),
@@ -132,6 +135,8 @@ def _token_pattern(word: str, attr: str, normalise: Any) -> dict[str, Any]:
     word = word.rstrip("?") if optional else word
     if word == "_":
         spec: dict[str, Any] = {"IS_PUNCT": False}
+    elif word.startswith("=") and len(word) > 1:  # the word as written: "=was", not "be"
+        spec = {"LOWER": word[1:]}
     elif word.endswith("*"):
         spec = {attr: {"REGEX": "^" + re.escape(normalise(word[:-1]))}}
     elif "|" in word:
@@ -279,39 +284,64 @@ class Triage:
             ]
             return [(s, e) for s, e in hits if before is None or e <= before]
 
-        # "no fever", "hasn't had a fever", "fever free".
-        if any(sign.start - e <= 3 for _, e in found("negation", clause, sign.start)):
+        whole = doc[:]
+        # "confused about the insurance": a word about understanding, not a sign.
+        if sign.name == "confusion" and sign.end < len(doc):
+            if doc[sign.end].lower_ in _NOT_CONFUSION_AFTER:
+                return sign, Reading.NEGATED
+        # "no fever", "hasn't had any chills or shaking", "fever free".
+        if any(sign.start - e <= 5 for _, e in found("negation", clause, sign.start)):
             return sign, Reading.NEGATED
         if any(s >= sign.end and s - sign.end <= 2 for s, _ in found("negation_after", clause)):
             return sign, Reading.NEGATED
-        recent = bool(found("recent", sentence))
+        resolved = found("resolved", whole)
+        # "it's gone now": that "now" belongs to the sign being over.
+        now = any(
+            not any(rs <= s <= re + 1 for rs, re in resolved) for s, _ in found("now", sentence)
+        )
+        recent = now or bool(found("recent", sentence))
+        if resolved and not now:
+            return sign, Reading.PAST
         if found("distant_past", sentence) and not recent:
             return sign, Reading.PAST
+        writer_is_not_patient = bool(found("writer_not_patient", whole))
+
+        def patients(span: Span, before: int | None = None) -> list[tuple[int, int]]:
+            hits = found("patient", span, before)
+            if writer_is_not_patient:  # "I'm the dad and I have chills": not the patient
+                hits = [(s, e) for s, e in hits if doc[s].lower_ not in ("i", "myself")]
+            return hits
+
         someone_else = found("someone_else", clause, sign.start)
-        last_other = max((e for _, e in someone_else), default=0)
-        # "my brother got car t and now has a fever": the patient after all.
-        treated = any(s >= last_other for s, _ in found("treatment", clause, sign.start))
-        if someone_else and not treated:
-            # "my friend's daughter", "my sister's baby": still someone else's child.
+        if someone_else:
+            last_other = max(e for _, e in someone_else)
+            # "my friend's daughter", "another mom ... her son": still someone else's child.
             possessive = last_other < len(doc) and doc[last_other].lower_ in ("'s", "s")
+            treated = any(s >= last_other for s, _ in found("treatment", clause, sign.start))
             patient_after = [
                 s
-                for s, _ in found("patient", clause, sign.start)
-                if s >= last_other and not (possessive and s <= last_other + 1)
+                for s, _ in patients(clause, sign.start)
+                if s >= last_other
+                and not (possessive and s <= last_other + 1)
+                and not (s > 0 and doc[s - 1].lower_ in ("her", "his", "their"))
             ]
-            if not patient_after:
+            if possessive or not (treated or patient_after):
                 return sign, Reading.SOMEONE_ELSE
-        if found("hypothetical", clause, sign.start):
+        if found("hypothetical", clause, sign.start) and not now:
             return sign, Reading.HYPOTHETICAL
         if recent:
             return sign, Reading.NOW
-        patient = found("patient", clause, sign.start) or found("patient", clause)
-        if patient:
+        if found("general_strong", sentence):
+            return sign, Reading.GENERAL
+        if patients(clause, sign.start) or patients(clause):
             return sign, Reading.NOW
         if found("general", clause) or found("general", sentence):
             return sign, Reading.GENERAL
         # A bare sign ("fever!!", "seizure", "39.4 and shaking"): safety first.
         if not _is_question(doc, clause):
+            return sign, Reading.NOW
+        # "is 38.1 a fever? that's what she's at": the patient is named elsewhere.
+        if patients(whole):
             return sign, Reading.NOW
         return sign, Reading.UNCLEAR
 
@@ -325,14 +355,23 @@ class Triage:
         # Spanish readings need a Spanish word beside them ("fiebre de 39", "tiene 38.5"),
         # so an English "running 100.5" is not read as Spanish.
         return self._temperatures(
-            doc, self._es_temperature_cues, lambda t: t.norm_, decimal_is_enough=False
+            doc,
+            self._es_temperature_cues,
+            lambda t: t.norm_,
+            decimal_is_enough=False,
+            cues_after=self._es_temperature_cues,
         )
 
     def _temperatures(
-        self, doc: Doc, cues: frozenset[str], word: Any, decimal_is_enough: bool = True
+        self,
+        doc: Doc,
+        cues: frozenset[str],
+        word: Any,
+        decimal_is_enough: bool = True,
+        cues_after: frozenset[str] | None = None,
     ) -> list[_Sign]:
         spec = self._temperature
-        cues_after = frozenset(spec["cue_after"])
+        cues_after = cues_after or frozenset(spec["cue_after"])
         not_units = frozenset(spec["not_units"])
         c_low, c_high = spec["celsius_range"]
         f_low, f_high = spec["fahrenheit_range"]
@@ -367,6 +406,9 @@ class Triage:
         return found
 
 
+_NOT_CONFUSION_AFTER = frozenset(
+    {"about", "by", "with", "on", "over", "what", "how", "why", "which", "if", "whether"}
+)
 _RANK = {Verdict.NONE: 0, Verdict.MENTION: 1, Verdict.EMERGENCY: 2}
 _SENTENCE_END = frozenset(".!?\n")
 _CLAUSE_END = frozenset(".!?\n;,:")

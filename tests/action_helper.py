@@ -10,13 +10,13 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from core.content import merge_domain
+from core.content import load_domain_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_domain() -> dict[str, Any]:
-    return merge_domain()
+    return load_domain_file()
 
 
 def make_tracker(

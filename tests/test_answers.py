@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import textstat
@@ -84,7 +83,7 @@ def test_program_contacts_only_come_from_settings() -> None:
     raw = domain_text()
     for name, value in contacts.items():
         if name != "program_contact":
-            assert value not in raw, f"{name} is typed into domain/; use {{{name}}}"
+            assert value not in raw, f"{name} is typed into domain.yml; use {{{name}}}"
     used = set(re.findall(r"\{([a-z_]+)\}", raw))
     # Besides contacts: slots, values the handoff action passes (actions/handoff.py) and
     # the length limit the socket.io channel fills in (channels/socketio.py).
@@ -122,7 +121,6 @@ def test_current_label_governs() -> None:
     for name in ("utter_timeline", "utter_lodging_travel", "utter_follow_up"):
         text = RESPONSES[name][0]["text"]
         assert "at least 4 weeks" not in text and "8 weeks of" not in text
-    
 
 
 def test_every_answer_has_sources_from_the_facts() -> None:
@@ -133,7 +131,7 @@ def test_every_answer_has_sources_from_the_facts() -> None:
     sources = yaml.safe_load((ROOT / "docs" / "sources.yml").read_text(encoding="utf-8"))
     for topic in faq_topics():
         assert sources.get(f"utter_{topic}"), f"utter_{topic} has no source"
-    pages = {"demo_page"}  # web/templates/demo.html: medical text outside domain/
+    pages = {"demo_page"}  # web/templates/demo.html: medical text outside domain.yml
     for name, urls in sources.items():
         assert name in RESPONSES or name in pages, name
         assert set(urls) <= known, (name, set(urls) - known)

@@ -12,7 +12,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from components.program_nlg import ProgramResponseGenerator
 from tests.action_helper import ROOT
 
-DOMAIN = Domain.load(str(ROOT / "domain"))
+DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 
 
 def tracker(*events: object) -> DialogueStateTracker:

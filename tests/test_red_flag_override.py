@@ -34,15 +34,34 @@ def test_it_overrides_a_fallback_too() -> None:
     assert message.get("intent")["name"] == "emergency"
 
 
-def test_a_general_question_keeps_its_topic() -> None:
-    message = run(predicted("what is CRS, does it cause fever?", "crs", ["crs", "side_effects"]))
+def test_a_hypothetical_question_keeps_its_topic_and_gets_the_safety_line() -> None:
+    message = run(predicted("what if he gets a fever at home?", "crs", ["crs", "side_effects"]))
     assert message.get("intent")["name"] == "crs"
     assert message.get("red_flag")["verdict"] == "mention"
 
 
-def test_a_general_question_the_model_took_for_an_emergency_gets_its_next_guess() -> None:
+def test_a_general_question_keeps_its_topic_without_a_safety_line() -> None:
+    message = run(predicted("how common is fever with kymriah", "crs", ["crs", "side_effects"]))
+    assert message.get("intent")["name"] == "crs"
+    assert message.get("red_flag")["verdict"] == "none"
+
+
+def test_a_spanish_emergency_is_marked_spanish() -> None:
+    message = run(predicted("mi hijo tiene fiebre de 39", "other_language", ["other_language"]))
+    assert message.get("intent")["name"] == "emergency"
+    assert message.get("red_flag")["language"] == "es"
+
+
+def test_the_models_emergency_is_never_taken_away() -> None:
+    """Issue #14: a rule may add an emergency, never remove the model's."""
     message = run(predicted("does car t cause fever?", "emergency", ["emergency", "side_effects"]))
-    assert message.get("intent")["name"] == "side_effects"
+    assert message.get("intent")["name"] == "emergency"
+
+
+def test_an_emergency_the_model_was_unsure_of_gets_the_safety_line() -> None:
+    message = run(predicted("blurp zzk", "nlu_fallback", ["nlu_fallback", "emergency", "crs"]))
+    assert message.get("intent")["name"] == "nlu_fallback"
+    assert message.get("red_flag")["verdict"] == "mention"
 
 
 def test_messages_without_signs_are_untouched() -> None:

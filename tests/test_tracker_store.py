@@ -17,7 +17,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from components.tracker_store import ProgramTrackerStore
 from tests.action_helper import ROOT
 
-DOMAIN = Domain.load(ROOT / "domain")
+DOMAIN = Domain.load(ROOT / "domain.yml")
 
 
 @pytest.fixture()

@@ -286,9 +286,12 @@ class Triage:
 
         whole = doc[:]
         # "confused about the insurance": a word about understanding, not a sign.
-        if sign.name == "confusion" and sign.end < len(doc):
-            if doc[sign.end].lower_ in _NOT_CONFUSION_AFTER:
-                return sign, Reading.NEGATED
+        if (
+            sign.name == "confusion"
+            and sign.end < len(doc)
+            and doc[sign.end].lower_ in _NOT_CONFUSION_AFTER
+        ):
+            return sign, Reading.NEGATED
         # "no fever", "hasn't had any chills or shaking", "fever free".
         if any(sign.start - e <= 5 for _, e in found("negation", clause, sign.start)):
             return sign, Reading.NEGATED

@@ -43,23 +43,22 @@ SPANISH_TWINS = {
 rasa_fixes.apply()
 
 
-def is_first_reply_of_session(tracker: DialogueStateTracker) -> bool:
+def no_bot_message_since(tracker: DialogueStateTracker, marker: type) -> bool:
+    """The assistant has said nothing since the latest `marker` event (or ever)."""
     for event in reversed(tracker.events):
         if isinstance(event, BotUttered):
             return False
-        if isinstance(event, SessionStarted):
+        if isinstance(event, marker):
             return True
     return True
+
+
+def is_first_reply_of_session(tracker: DialogueStateTracker) -> bool:
+    return no_bot_message_since(tracker, SessionStarted)
 
 
 def is_first_reply_to_message(tracker: DialogueStateTracker) -> bool:
-    """No bot message yet since the family's latest message."""
-    for event in reversed(tracker.events):
-        if isinstance(event, BotUttered):
-            return False
-        if isinstance(event, UserUttered):
-            return True
-    return True
+    return no_bot_message_since(tracker, UserUttered)
 
 
 def latest_red_flag(tracker: DialogueStateTracker) -> dict[str, Any]:

@@ -20,11 +20,13 @@ TOKEN_VARIABLE = "CART_RASA_API_TOKEN"
 def command_with_token(arguments: list[str], token: str | None) -> list[str]:
     """Rasa's arguments, with the token where the API is on. The API never runs open: with
     --enable-api and no token this stops with an explanation."""
-    if "--enable-api" not in arguments or "--auth-token" in arguments:
+    if "--enable-api" not in arguments or any(a.startswith("--auth-token") for a in arguments):
         return arguments
     if not token:
         raise SystemExit(f"--enable-api needs a token: set {TOKEN_VARIABLE}.")
-    return [*arguments, "--auth-token", token]
+    # One argument, "--auth-token=...": a token starting with "-" (token_urlsafe makes
+    # one in 64) would otherwise be read by argparse as an option and stop Rasa.
+    return [*arguments, f"--auth-token={token}"]
 
 
 if __name__ == "__main__":

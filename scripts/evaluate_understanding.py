@@ -154,6 +154,16 @@ def gate_failures(summary: dict[str, Any]) -> list[str]:
     return failures
 
 
+def _understanding_table(title: str, column: str, blocks: dict[str, Any]) -> list[str]:
+    lines = ["## " + title, "", f"| {column} | n | top-1 | one click | fallback |"]
+    lines.append("|---|---:|---:|---:|---:|")
+    for name, b in blocks.items():
+        lines.append(
+            f"| {name} | {b['n']} | {b['top1']:.2f} | {b['one_click']:.2f} | {b['fallback']:.2f} |"
+        )
+    return [*lines, ""]
+
+
 def markdown(
     name: str,
     summary: dict[str, Any],
@@ -176,26 +186,9 @@ def markdown(
         f"**{s['false_alarm']:.3f}** (safety line before the answer on "
         f"{s['safety_line_on_others']:.3f} of them).",
         "",
-        "## Per style",
-        "",
-        "| style | n | top-1 | one click | fallback |",
-        "|---|---:|---:|---:|---:|",
     ]
-    for style, b in u["by_style"].items():
-        lines.append(
-            f"| {style} | {b['n']} | {b['top1']:.2f} | {b['one_click']:.2f} | {b['fallback']:.2f} |"
-        )
-    lines += [
-        "",
-        "## Per topic",
-        "",
-        "| topic | n | top-1 | one click | fallback |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for topic, b in u["by_topic"].items():
-        lines.append(
-            f"| {topic} | {b['n']} | {b['top1']:.2f} | {b['one_click']:.2f} | {b['fallback']:.2f} |"
-        )
+    lines += _understanding_table("Per style", "style", u["by_style"])
+    lines += _understanding_table("Per topic", "topic", u["by_topic"])
     lines += [
         "",
         "## Safety per pattern",

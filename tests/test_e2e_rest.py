@@ -80,14 +80,39 @@ def test_emergency_wins_even_when_the_words_look_like_another_topic(
     assert text.startswith("This may be an emergency.")
 
 
-def test_general_side_effect_question_gets_the_answer_and_a_safety_line(
+def test_a_sign_not_placed_in_time_gets_the_answer_after_a_safety_line(
     servers: Servers, sender: str
 ) -> None:
+    """Issue #14, outcome 2: the answer asked for, preceded by one safety line."""
+    servers.say(sender, "hi")
+    text = servers.texts(sender, "what if he gets a fever after we go home?")
+    assert text.startswith(opening("utter_safety_line"))
+    assert CONTACTS.care_team_phone in text and "911" in text
+    assert "This may be an emergency" not in text
+    assert len(text) > len(opening("utter_safety_line")) + 80  # an answer follows
+
+
+def test_a_general_side_effect_question_gets_the_answer_alone(
+    servers: Servers, sender: str
+) -> None:
+    """Issue #14, outcome 3: general questions get what they asked, no alarm."""
     servers.say(sender, "hi")
     text = servers.texts(sender, "what is CRS, does it cause fever?")
     assert opening("utter_crs") in text
-    assert "call the care team right away" in text and "911" in text
+    assert not text.startswith(opening("utter_safety_line"))
     assert "This may be an emergency" not in text
+
+
+def test_a_spanish_emergency_gets_the_spanish_emergency_answer(
+    servers: Servers, sender: str
+) -> None:
+    replies = servers.say(sender, "mi hijo tiene fiebre de 39 y no despierta")
+    text = "\n\n".join(r.get("text", "") for r in replies)
+    assert text.startswith(opening("utter_emergency_es"))
+    assert CONTACTS.care_team_phone in text and CONTACTS.care_team_after_hours_phone in text
+    assert {"custom": {"emergency": True}} in [
+        {"custom": r["custom"]} for r in replies if "custom" in r
+    ]
 
 
 def test_prescreen_takes_what_the_message_already_says(servers: Servers, sender: str) -> None:

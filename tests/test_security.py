@@ -174,7 +174,9 @@ def test_the_api_token_goes_on_rasa_s_command_line_only_inside_the_process() -> 
     from components.rasa_server import command_with_token
 
     run = ["run", "--model", "m.tar.gz", "--enable-api"]
-    assert command_with_token(run, "s3cret") == [*run, "--auth-token", "s3cret"]
+    assert command_with_token(run, "s3cret") == [*run, "--auth-token=s3cret"]
+    # A token that starts with "-" still reaches Rasa's argument parser as the value.
+    assert command_with_token(run, "-s3cret")[-1] == "--auth-token=-s3cret"
     assert command_with_token(["run"], "s3cret") == ["run"]  # API off: nothing added
     with pytest.raises(SystemExit, match="CART_RASA_API_TOKEN"):
         command_with_token(run, "")  # never an open API

@@ -64,7 +64,10 @@ class RedFlagOverride(GraphComponent):
                 {**assessment.as_dict(), "predicted_intent": predicted},
                 add_to_output=True,
             )
-        if assessment.verdict is not Verdict.EMERGENCY and _unsure_emergency(predicted, ranking):
+        # The model leaned to `emergency` but fell back, and the triage saw no sign it could
+        # read: one safety line before "Did you mean…?". (A sign the triage read as past,
+        # negated or someone else's keeps that reading.)
+        if not assessment.signs and _unsure_emergency(predicted, ranking):
             message.set(
                 RED_FLAG_KEY,
                 {

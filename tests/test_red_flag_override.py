@@ -68,3 +68,14 @@ def test_messages_without_signs_are_untouched() -> None:
     message = run(predicted("how much does it cost", "cost_insurance", ["cost_insurance"]))
     assert message.get("intent")["name"] == "cost_insurance"
     assert message.get("red_flag") is None
+
+
+def test_a_sign_the_triage_read_as_past_gets_no_safety_line_from_an_unsure_model() -> None:
+    message = run(
+        predicted(
+            "she had a seizure as a baby, can she get car t",
+            "nlu_fallback",
+            ["nlu_fallback", "emergency", "eligibility"],
+        )
+    )
+    assert message.get("red_flag")["verdict"] == "none"

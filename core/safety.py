@@ -343,6 +343,8 @@ class Triage:
         # A bare sign ("fever!!", "seizure", "39.4 and shaking"): safety first.
         if not _is_question(doc, clause):
             return sign, Reading.NOW
+        if sign.name in _WEAK_SIGNS:
+            return sign, Reading.UNCLEAR
         # "is 38.1 a fever? that's what she's at": the patient is named elsewhere.
         if patients(whole):
             return sign, Reading.NOW
@@ -362,7 +364,7 @@ class Triage:
             self._es_temperature_cues,
             lambda t: t.norm_,
             decimal_is_enough=False,
-            cues_after=self._es_temperature_cues,
+            cues_after=_ES_CUES_AFTER,
         )
 
     def _temperatures(
@@ -399,16 +401,21 @@ class Triage:
                 continue
             value = float(token.text)
             if unit.endswith("c") or (not unit.endswith("f") and c_low <= value <= c_high):
-                fever_line = spec["fever_celsius"]
+                fever_line, normal = spec["fever_celsius"], spec["normal_celsius"]
             elif f_low <= value <= f_high:
-                fever_line = spec["fever_fahrenheit"]
+                fever_line, normal = spec["fever_fahrenheit"], spec["normal_fahrenheit"]
             else:
+                continue
+            if value <= normal:
                 continue
             name = "fever" if value >= fever_line else "temperature_below_fever"
             found.append(_Sign(name, token.i, token.i + 1))
         return found
 
 
+_ES_CUES_AFTER = frozenset({"fiebre", "temperatura", "termometro", "grados"})
+# "is this an emergency?", "help?": asked, not told; the other words of the message decide.
+_WEAK_SIGNS = frozenset({"general_emergency"})
 _NOT_CONFUSION_AFTER = frozenset(
     {"about", "by", "with", "on", "over", "what", "how", "why", "which", "if", "whether"}
 )

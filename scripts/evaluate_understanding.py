@@ -6,7 +6,9 @@ Parses every question of the chosen set with the trained model (the whole NLU pi
 with the fallback, the language screen and the emergency triage, as the Rasa server
 runs it) and reports, per topic and per style:
 - top-1: the answer given is the right topic (a sub-topic counts as its parent);
-- within one click: top-1, or a "Did you mean…?" offer whose buttons hold the right topic;
+- within one click: top-1, or a "Did you mean…?" offer whose buttons hold the right topic,
+  or an answer to a neighbouring topic whose buttons hold the right one (the family
+  taps it); `strict_one_click` leaves that last path out;
 - safety: emergency recall and false alarms, per pattern and language.
 Writes reports/understanding-<set>.md and .json. With --gate it exits 1 below the gates
 below the floors in GATES (the issues' targets are in TARGETS).
@@ -26,6 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.content import responses  # noqa: E402
 from core.evaluation_sets import (  # noqa: E402
     ROOT,
     STYLES,
@@ -63,6 +66,9 @@ def judge_question(question: Question, parse: dict[str, Any]) -> dict[str, Any]:
     # about CAR T-cell therapy at this program"), so that counts as reached.
     not_understood_is_right = question.topic == "out_of_scope" and offers and not offered
     model_ranking = [r.get("name") for r in ranking if r.get("name") != FALLBACK][:3]
+    answer = (responses().get(f"utter_{intent}") or [{}])[0]
+    linked = {parent_topic(b["payload"].lstrip("/")) for b in answer.get("buttons") or []}
+    strict = top1 or bool(accepted & set(offered)) or not_understood_is_right
     return {
         "text": question.text,
         "topic": question.topic,
@@ -70,7 +76,8 @@ def judge_question(question: Question, parse: dict[str, Any]) -> dict[str, Any]:
         "predicted": intent,
         "top1": top1,
         "fallback": offers,
-        "one_click": top1 or bool(accepted & set(offered)) or not_understood_is_right,
+        "strict_one_click": strict,
+        "one_click": strict or bool(accepted & linked),
         "top3": bool(accepted & {parent_topic(n or "") for n in model_ranking}),
         "offered": offered,
     }
@@ -111,6 +118,7 @@ def summarise(questions: list[dict[str, Any]], safety: list[dict[str, Any]]) -> 
             "n": len(rows),
             "top1": share(rows, "top1"),
             "one_click": share(rows, "one_click"),
+            "strict_one_click": share(rows, "strict_one_click"),
             "fallback": share(rows, "fallback"),
             "top3": share(rows, "top3"),
         }
@@ -177,7 +185,8 @@ def markdown(
         f"# Understanding and safety on the `{name}` set",
         "",
         f"{o['n']} questions: top-1 **{o['top1']:.3f}**, "
-        f"within one click **{o['one_click']:.3f}**, "
+        f"within one click **{o['one_click']:.3f}** "
+        f"({o['strict_one_click']:.3f} without the answers' own buttons), "
         f'fell back to "Did you mean…?" {o["fallback"]:.3f}, right topic in the model\'s '
         f"top 3 {o['top3']:.3f}.",
         "",

@@ -17,6 +17,7 @@ EMERGENCIES = [
     "temp 38.6 tonight",
     "the thermometer reads 101.9",
     "he's at 102",
+    "38.4 and climbing, day 3 after kymriah",
     "is it normal that my son has a fever",
     "she is confused and slurring her words",
     "he's having a seizure",
@@ -97,7 +98,8 @@ def test_spanish_emergencies_are_recognised_as_spanish(text: str) -> None:
 
 def test_temperatures_are_read_against_the_fever_line() -> None:
     assert assess("temp 100.4").signs == ("fever",)
-    assert assess("temp 37.6").verdict is Verdict.MENTION
+    assert assess("temp 37.8").verdict is Verdict.MENTION
+    assert assess("temp 98.6 this morning, all good").verdict is Verdict.NONE
     assert assess("39 c").verdict is Verdict.EMERGENCY
     assert assess("she is 102 pounds").verdict is Verdict.NONE
 

@@ -10,7 +10,9 @@ in the Rasa server, so they hold even when the action server is down:
   components/red_flag_override.py) gets one safety line before its answer;
 - an emergency written in Spanish gets the Spanish emergency answer;
 - "Did you mean…?" (`utter_did_you_mean`) gets the model's likeliest topics as buttons
-  (core/suggestions.py), or the plain "I didn't understand" when it has no good guess.
+  (core/suggestions.py), or the plain "I didn't understand" when it has no good guess;
+- an emergency answer the model gave to a message whose signs the triage read as not
+  happening now is followed by the answer to the question asked (`red_flag.also_answer`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ EMERGENCY_RESPONSE = "utter_emergency"
 SAFETY_LINE_RESPONSE = "utter_safety_line"
 DID_YOU_MEAN_RESPONSE = "utter_did_you_mean"
 NOT_UNDERSTOOD_RESPONSE = "utter_not_understood"
+EMERGENCY_RESPONSES = (EMERGENCY_RESPONSE, "utter_emergency_es")
 # Responses with a Spanish twin, used when the triage read a message as Spanish.
 SPANISH_TWINS = {
     EMERGENCY_RESPONSE: "utter_emergency_es",
@@ -101,6 +104,13 @@ class ProgramResponseGenerator(TemplatedNaturalLanguageGenerator):
         message = await super().generate(utter_action, tracker, output_channel, **kwargs)
         if message is not None and utter_action == DID_YOU_MEAN_RESPONSE:
             message["buttons"] = buttons
+        also = red_flag.get("also_answer")
+        if message is not None and also and utter_action in EMERGENCY_RESPONSES:
+            # The model's emergency answer first; then the question the family asked.
+            answer = await super().generate(f"utter_{also}", tracker, output_channel)
+            if answer and answer.get("text"):
+                message["text"] = "\n\n".join(p for p in (message.get("text"), answer["text"]) if p)
+                message["buttons"] = answer.get("buttons") or []
         if (
             message is not None
             and red_flag.get("verdict") == "mention"

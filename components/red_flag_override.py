@@ -6,7 +6,10 @@ Placed last in the NLU pipeline (after the FallbackClassifier and the language s
   first but below the fallback threshold, the "Did you mean…?" offer gets the safety line;
 - the triage's verdict travels in the parse data (`red_flag`), so the NLG can put one
   safety line before the answer to a message that mentions a warning sign (verdict
-  `mention`) and answer a Spanish emergency in Spanish.
+  `mention`) and answer a Spanish emergency in Spanish;
+- when the model said `emergency` but the triage read every sign as past, negated,
+  someone else's or general, `red_flag.also_answer` names the topic the family asked
+  about: the NLG puts that answer after the emergency answer.
 """
 
 from __future__ import annotations
@@ -22,13 +25,15 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from core.safety import Verdict, assess
+from core.safety import Assessment, Verdict, assess
+from core.suggestions import suggestions
 
 logger = logging.getLogger(__name__)
 
 EMERGENCY_INTENT = "emergency"
 FALLBACK_INTENT = "nlu_fallback"
 RED_FLAG_KEY = "red_flag"
+ALSO_ANSWER_KEY = "also_answer"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -87,6 +92,22 @@ class RedFlagOverride(GraphComponent):
             rest = [r for r in ranking if r.get(INTENT_NAME_KEY) != EMERGENCY_INTENT]
             message.set(INTENT, top, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [top, *rest], add_to_output=True)
+            also = _question_also_asked(assessment, rest)
+            if also:
+                flag = message.get(RED_FLAG_KEY) or {}
+                message.set(RED_FLAG_KEY, {**flag, ALSO_ANSWER_KEY: also}, add_to_output=True)
+
+
+def _question_also_asked(assessment: Assessment, rest: list[dict[str, Any]]) -> str | None:
+    """The topic to answer after the model's emergency answer, when the triage read no
+    sign as happening now ("no fever so far, when can we go home?", "what if he gets a
+    fever?"): the model's emergency answer stays first (it is never removed), and the
+    family still gets the answer it asked for. None when the triage saw a sign now, or
+    no sign at all (then the model may have seen what the triage could not)."""
+    if assessment.verdict is Verdict.EMERGENCY or not assessment.signs:
+        return None
+    offered = suggestions(rest)
+    return offered[0] if offered else None
 
 
 def _unsure_emergency(predicted: str | None, ranking: list[dict[str, Any]]) -> bool:

@@ -40,6 +40,7 @@ RED_FLAGS_FILE = Path(__file__).resolve().parent.parent / "content" / "red_flags
 # the channels screen the start of an over-long message with the same cap.
 MAX_SCREENED_CHARS = 4000
 MAX_SIGNS_READ = 40
+NORMAL_TEMPERATURE = "temperature_normal"
 
 
 class Verdict(str, Enum):
@@ -232,7 +233,10 @@ class Triage:
         # Spanish answer even when an English word ("fever") is in it too.
         # A message with Spanish warning signs is read as Spanish: its context words
         # ("de bebé", "mi sobrino") decide, not the English reading of "convulsiones".
-        return spanish if spanish.signs else english
+        # An English message whose word happens to be Spanish too ("convulsion") stays English.
+        if spanish.signs and (not english.signs or _looks_spanish(cleaned)):
+            return spanish
+        return english
 
     def _judge(self, doc: Doc, language: _Language, temperatures: Any) -> Assessment:
         signs = [
@@ -291,6 +295,8 @@ class Triage:
             and sign.end < len(doc)
             and doc[sign.end].lower_ in _NOT_CONFUSION_AFTER
         ):
+            return sign, Reading.NEGATED
+        if sign.name == NORMAL_TEMPERATURE:
             return sign, Reading.NEGATED
         # "no fever", "hasn't had any chills or shaking", "fever free".
         if any(sign.start - e <= 5 for _, e in found("negation", clause, sign.start)):
@@ -407,17 +413,60 @@ class Triage:
             else:
                 continue
             if value <= normal:
+                # A normal reading ("temp 36.9, all good") is no sign; it is kept, read as
+                # negated, so the message counts as one that names a sign but not now.
+                found.append(_Sign(NORMAL_TEMPERATURE, token.i, token.i + 1))
                 continue
             name = "fever" if value >= fever_line else "temperature_below_fever"
             found.append(_Sign(name, token.i, token.i + 1))
         return found
 
 
+_SPANISH_WORDS = frozenset(
+    [
+        "mi",
+        "mis",
+        "tiene",
+        "tengo",
+        "esta",
+        "estoy",
+        "que",
+        "el",
+        "la",
+        "los",
+        "las",
+        "de",
+        "del",
+        "y",
+        "con",
+        "por",
+        "para",
+        "muy",
+        "no",
+        "se",
+        "le",
+        "lo",
+        "hijo",
+        "hija",
+        "nino",
+        "nina",
+        "ahora",
+        "desde",
+        "hace",
+    ]
+)
+
+
+def _looks_spanish(text: str) -> bool:
+    words = re.findall(r"[a-z]+", _fold_accents(text))
+    return sum(w in _SPANISH_WORDS for w in words) >= 2
+
+
 _ES_CUES_AFTER = frozenset({"fiebre", "temperatura", "termometro", "grados"})
 # "is this an emergency?", "help?": asked, not told; the other words of the message decide.
 _WEAK_SIGNS = frozenset({"general_emergency"})
 _NOT_CONFUSION_AFTER = frozenset(
-    {"about", "by", "with", "on", "over", "what", "how", "why", "which", "if", "whether"}
+    {"about", "by", "with", "on", "over", "what", "how", "why", "which", "if", "whether", "than"}
 )
 _RANK = {Verdict.NONE: 0, Verdict.MENTION: 1, Verdict.EMERGENCY: 2}
 _SENTENCE_END = frozenset(".!?\n")

@@ -43,7 +43,7 @@ from core.suggestions import parent_topic, suggestions  # noqa: E402
 # Floors under the first look at today's held-out sets (docs/pipeline.md), so that a change
 # cannot quietly make understanding or safety worse. The targets of issues #13 and #14
 # (one click 0.97, recall 1.00, false alarms 0.05) are not met yet: they stay the goal.
-GATES = {"top1": 0.90, "one_click": 0.93, "recall": 0.92, "false_alarm": 0.35}
+GATES = {"top1": 0.91, "one_click": 0.95, "recall": 0.94, "false_alarm": 0.25}
 TARGETS = {"top1": 0.90, "one_click": 0.97, "recall": 1.00, "false_alarm": 0.05}
 FALLBACK = "nlu_fallback"
 OFFERED_ON = (FALLBACK, "inform")
@@ -85,7 +85,9 @@ def judge_question(question: Question, parse: dict[str, Any]) -> dict[str, Any]:
 
 def judge_safety(message: SafetyMessage, parse: dict[str, Any]) -> dict[str, Any]:
     intent = (parse.get("intent") or {}).get("name") or ""
-    verdict = (parse.get("red_flag") or {}).get("verdict", "none")
+    flag = parse.get("red_flag") or {}
+    verdict = flag.get("verdict", "none")
+    also = flag.get("also_answer")
     return {
         "text": message.text,
         "expect_emergency": message.emergency,
@@ -93,6 +95,8 @@ def judge_safety(message: SafetyMessage, parse: dict[str, Any]) -> dict[str, Any
         "language": message.language,
         "predicted": intent,
         "emergency": intent == EMERGENCY,
+        # The issue's false alarm: the emergency answer alone, never the answer asked for.
+        "emergency_alone": intent == EMERGENCY and not also,
         "safety_line": verdict == "mention" and intent != EMERGENCY,
     }
 
@@ -131,7 +135,8 @@ def summarise(questions: list[dict[str, Any]], safety: list[dict[str, Any]]) -> 
         },
         "safety": {
             "recall": share(emergencies, "emergency"),
-            "false_alarm": share(others, "emergency"),
+            "false_alarm": share(others, "emergency_alone"),
+            "emergency_shown_to_others": share(others, "emergency"),
             "n_emergency": len(emergencies),
             "n_other": len(others),
             "safety_line_on_others": share(others, "safety_line"),
@@ -140,6 +145,7 @@ def summarise(questions: list[dict[str, Any]], safety: list[dict[str, Any]]) -> 
                     "n": len(rows),
                     "expect_emergency": rows[0]["expect_emergency"],
                     "emergency": share(rows, "emergency"),
+                    "emergency_alone": share(rows, "emergency_alone"),
                 }
                 for p, rows in sorted(by_pattern.items())
             },
@@ -192,8 +198,9 @@ def markdown(
         "",
         f"Safety: {s['n_emergency']} happening-now messages, emergency recall "
         f"**{s['recall']:.3f}**; {s['n_other']} past/general/other messages, false alarms "
-        f"**{s['false_alarm']:.3f}** (safety line before the answer on "
-        f"{s['safety_line_on_others']:.3f} of them).",
+        f"**{s['false_alarm']:.3f}** (the emergency answer alone; with the answer asked for "
+        f"after it: {s['emergency_shown_to_others']:.3f}; safety line before the answer: "
+        f"{s['safety_line_on_others']:.3f}).",
         "",
     ]
     lines += _understanding_table("Per style", "style", u["by_style"])
@@ -202,12 +209,15 @@ def markdown(
         "",
         "## Safety per pattern",
         "",
-        "| pattern | expected | n | got the emergency answer |",
-        "|---|---|---:|---:|",
+        "| pattern | expected | n | got the emergency answer | ...alone |",
+        "|---|---|---:|---:|---:|",
     ]
     for pattern, b in s["by_pattern"].items():
         expected = "emergency" if b["expect_emergency"] else "not emergency"
-        lines.append(f"| {pattern} | {expected} | {b['n']} | {b['emergency']:.2f} |")
+        lines.append(
+            f"| {pattern} | {expected} | {b['n']} | {b['emergency']:.2f} "
+            f"| {b['emergency_alone']:.2f} |"
+        )
     misses = [q for q in questions if not q["one_click"]]
     lines += ["", f"## Not reached within one click ({len(misses)})", ""]
     lines += [f"- [{q['topic']} / {q['style']}] {q['text']!r} -> {q['predicted']}" for q in misses]
@@ -215,7 +225,7 @@ def markdown(
     lines += ["", f'## Reached through "Did you mean…?" ({len(wrong)})', ""]
     lines += [f"- [{q['topic']}] {q['text']!r} -> offered {q['offered']}" for q in wrong]
     missed = [r for r in safety if r["expect_emergency"] and not r["emergency"]]
-    alarms = [r for r in safety if not r["expect_emergency"] and r["emergency"]]
+    alarms = [r for r in safety if not r["expect_emergency"] and r["emergency_alone"]]
     lines += ["", f"## Emergencies missed ({len(missed)})", ""]
     lines += [f"- [{r['pattern']}] {r['text']!r} -> {r['predicted']}" for r in missed]
     lines += ["", f"## False alarms ({len(alarms)})", ""]

@@ -78,3 +78,41 @@ def test_default_contacts_are_the_seed_page_ones() -> None:
         "text"
     ]
     assert "617-919-7008" in text and "colleen.dansereau@childrens.harvard.edu" in text
+
+
+def _later(text: str, parse_data: dict) -> DialogueStateTracker:
+    return tracker(*NEW_SESSION, BotUttered("Hello!"), UserUttered(text, parse_data=parse_data))
+
+
+def _response(name: str) -> str:
+    return DOMAIN.responses[name][0]["text"].split("{")[0]
+
+
+def test_a_mentioned_sign_gets_one_safety_line_before_the_answer() -> None:
+    state = _later("what if he gets a fever?", {"red_flag": {"verdict": "mention"}})
+    message = generate(ProgramResponseGenerator(domain=DOMAIN), "utter_crs", state)
+    assert message["text"].startswith(_response("utter_safety_line"))
+    assert _response("utter_crs") in message["text"]
+
+
+def test_a_spanish_emergency_gets_the_spanish_answer() -> None:
+    state = _later("tiene fiebre", {"red_flag": {"verdict": "emergency", "language": "es"}})
+    message = generate(ProgramResponseGenerator(domain=DOMAIN), "utter_emergency", state)
+    assert message["text"].startswith(_response("utter_emergency_es"))
+    assert message["custom"] == {"emergency": True}
+
+
+def test_the_question_asked_follows_an_emergency_the_triage_read_as_not_now() -> None:
+    flag = {"verdict": "none", "also_answer": "hospital_stay"}
+    state = _later("no fever so far, when can we go home?", {"red_flag": flag})
+    message = generate(ProgramResponseGenerator(domain=DOMAIN), "utter_emergency", state)
+    assert message["text"].startswith(_response("utter_emergency"))
+    assert _response("utter_hospital_stay") in message["text"]
+    assert message["custom"] == {"emergency": True}
+
+
+def test_did_you_mean_offers_the_likeliest_topics() -> None:
+    ranking = [{"name": "nlu_fallback", "confidence": 0.3}, {"name": "crs", "confidence": 0.25}]
+    state = _later("cytokine thing?", {"intent_ranking": ranking})
+    message = generate(ProgramResponseGenerator(domain=DOMAIN), "utter_did_you_mean", state)
+    assert [b["payload"] for b in message["buttons"]] == ["/crs", "/something_else"]

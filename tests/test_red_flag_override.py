@@ -79,3 +79,21 @@ def test_a_sign_the_triage_read_as_past_gets_no_safety_line_from_an_unsure_model
         )
     )
     assert message.get("red_flag")["verdict"] == "none"
+
+
+def test_the_models_emergency_on_a_past_sign_keeps_the_question_asked() -> None:
+    """The model's emergency stays first; the answer asked for follows (the NLG adds it)."""
+    message = run(
+        predicted(
+            "no fever so far, when can we go home?",
+            "emergency",
+            ["emergency", "hospital_stay", "timeline"],
+        )
+    )
+    assert message.get("intent")["name"] == "emergency"
+    assert message.get("red_flag")["also_answer"] == "hospital_stay"
+
+
+def test_a_sign_now_gets_the_emergency_answer_alone() -> None:
+    message = run(predicted("he has a fever of 39", "emergency", ["emergency", "crs"]))
+    assert "also_answer" not in message.get("red_flag")

@@ -123,6 +123,13 @@ def test_current_label_governs() -> None:
         assert "at least 4 weeks" not in text and "8 weeks of" not in text
 
 
+def test_no_page_or_answer_says_the_center_is_certified() -> None:
+    """REMS and the special certification were removed in June 2025 (facts.yml, referral)."""
+    for path in (ROOT / "web" / "templates" / "demo.html", ROOT / "domain.yml"):
+        text = path.read_text(encoding="utf-8").lower()
+        assert "is certified" not in text and "certified treatment center" not in text, path
+
+
 def test_every_answer_has_sources_from_the_facts() -> None:
     if not (SHARED / "facts.yml").exists():
         pytest.skip("../shared/content is not beside this checkout")

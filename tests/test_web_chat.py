@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from actions.handoff_store import recent_requests
 from actions.settings import load_channel_settings
+from core.suggestions import topic_titles
 from tests.action_helper import ROOT
 from tests.browser import (
     AXE,
@@ -104,6 +105,24 @@ def test_families_see_the_disclaimer_then_get_the_right_answer(page: Page) -> No
     # Read out to screen readers through the live region.
     live = page.locator(".cart-chat__panel [aria-live='polite']").last
     expect(live).to_contain_text(first_sentence("utter_what_is_car_t"))
+
+
+def test_did_you_mean_offers_topics_and_a_safety_line_comes_first(page: Page) -> None:
+    """Issues #13 and #14 as a family meets them in the widget."""
+    chat = Chat(page)
+    chat.open()
+    # Vague enough that the model is unsure (measured: it falls back, guessing contact_info).
+    chat.ask("cells question")
+    offer = page.locator(".cart-chat__quick-reply")
+    expect(offer.last).to_have_text("Something else")
+    first = offer.first.inner_text().strip()
+    intent = {title: name for name, title in topic_titles().items()}[first]
+    assert first_sentence(f"utter_{intent}") in chat.click_reply(first)
+
+    answer = chat.ask("what if he gets a fever after we go home?")
+    assert answer.startswith(plain(RESPONSES["utter_safety_line"][0]["text"]))
+    assert "This may be an emergency" not in answer
+    page.screenshot(path=str(ROOT / "reports" / "widget-did-you-mean.png"), full_page=True)
 
 
 def test_a_quick_reply_sends_its_payload_then_disappears(page: Page) -> None:

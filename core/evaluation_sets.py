@@ -6,9 +6,9 @@ the held-out sets share no sentence or near-copy with the training data
 - tests/heldout/: written by people who never saw the training data, from the topic
   contract and the facts only; never used for training or tuning. The gates run on them.
 - tests/dev/: written the same way by other writers; used to tune thresholds and rules.
-  `*_dev2.yml` was the first held-out set: after its first look (figures in
-  docs/pipeline.md) its misses were studied, so it became tuning data and a new writer
-  wrote today's held-out set.
+  `*_dev2.yml` and `*_dev3.yml` were the first two held-out sets: once their misses were
+  studied (figures in docs/pipeline.md) they became tuning data, and a new writer wrote
+  today's held-out set (tests/heldout/README.md).
 """
 
 from __future__ import annotations

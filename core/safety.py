@@ -299,7 +299,10 @@ class Triage:
         if sign.name == NORMAL_TEMPERATURE:
             return sign, Reading.NEGATED
         # "no fever", "hasn't had any chills or shaking", "fever free".
-        if any(sign.start - e <= 5 for _, e in found("negation", clause, sign.start)):
+        if any(
+            sign.start - e <= 5 and not _new_subject_between(doc, e, sign.start)
+            for _, e in found("negation", clause, sign.start)
+        ):
             return sign, Reading.NEGATED
         if any(s >= sign.end and s - sign.end <= 2 for s, _ in found("negation_after", clause)):
             return sign, Reading.NEGATED
@@ -329,17 +332,27 @@ class Triage:
             treated = any(s >= last_other for s, _ in found("treatment", clause, sign.start))
             patient_after = [
                 s
-                for s, _ in patients(clause, sign.start)
+                for s, e in patients(clause, sign.start)
                 if s >= last_other
                 and not (possessive and s <= last_other + 1)
                 and not (s > 0 and doc[s - 1].lower_ in ("her", "his", "their"))
+                # "a girl in my daughter's class": the daughter only names the class.
+                and not (e < len(doc) and doc[e].lower_ in ("'s", "s"))
             ]
             if possessive or not (treated or patient_after):
                 return sign, Reading.SOMEONE_ELSE
+        # "I'm here to visit my son and I have a fever myself": the writer's own sign.
+        subjects = found("patient", clause, sign.start)
+        if writer_is_not_patient and subjects and doc[max(subjects)[0]].lower_ in ("i", "myself"):
+            return sign, Reading.SOMEONE_ELSE
         if found("hypothetical", clause, sign.start) and not now:
             return sign, Reading.HYPOTHETICAL
         if recent:
             return sign, Reading.NOW
+        # "a nosebleed two days ago", with nothing saying it goes on: not clearly now, not
+        # clearly over. ("Got his cells 5 days ago" dates the treatment, not the sign.)
+        if found("recent_past", clause) and not found("treatment", clause):
+            return sign, Reading.UNCLEAR
         if found("general_strong", sentence):
             return sign, Reading.GENERAL
         if patients(clause, sign.start) or patients(clause):
@@ -472,6 +485,16 @@ _RANK = {Verdict.NONE: 0, Verdict.MENTION: 1, Verdict.EMERGENCY: 2}
 _SENTENCE_END = frozenset(".!?\n")
 _CLAUSE_END = frozenset(".!?\n;,:")
 _CLAUSE_WORDS = frozenset({"but", "so", "because", "cause", "pero", "porque"})
+
+
+_SUBJECTS = frozenset({"he", "she", "i", "they", "we", "it"})
+
+
+def _new_subject_between(doc: Doc, start: int, end: int) -> bool:
+    """ "his hands will not cooperate and he is shaky": the negation ends at "and he"."""
+    return any(
+        doc[i].lower_ == "and" and doc[i + 1].lower_ in _SUBJECTS for i in range(start, end - 1)
+    )
 
 
 def _dedupe(signs: Sequence[_Sign]) -> list[_Sign]:

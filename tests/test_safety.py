@@ -37,6 +37,14 @@ EMERGENCIES = [
     "im 20 and my temp is 38.5",
     "My son\u2019s lips are turning blue",
     "HE IS HAVING A SEIZURE",
+    # The treatment's date is not the sign's: still now.
+    "i'm 21, had car t 6 days ago and i'm at 38.5",
+    "she got her cells on monday and she is at 101.5",
+    # "went to" is not "going to"; a negation ends where a new subject begins.
+    "tonight she went to brush her teeth and came back wobbling",
+    "his hands won't cooperate and he's shaky",
+    "my 4 year old is 38.7",
+    "the worst headache i've ever had, im 24",
 ]
 
 MENTIONS = [
@@ -60,6 +68,14 @@ NOT_EMERGENCIES = [
     "my 7 year old has relapsed twice",
     "call 617-632-3352",
     "she is 38 years old",
+    "my son had a nosebleed, it stopped quickly",
+    "his fever broke on tuesday and he has been normal since",
+    "my older son has chills, he is not the one who had car t",
+    "a girl in my daughter's class has a fever",
+    "i'm here to visit my son and i have a fever myself",
+    "when my son got blinatumomab he had tremors, is kymriah similar?",
+    "do kids get chills with crs?",
+    "mi hija tuvo fiebre pero ya está bien",
     "",
     "   ",
 ]
@@ -96,6 +112,12 @@ def test_spanish_emergencies_are_recognised_as_spanish(text: str) -> None:
     assert result.language == "es"
 
 
+def test_a_sign_days_ago_with_nothing_saying_it_goes_on_gets_the_safety_line() -> None:
+    result = assess("he threw up two days ago")
+    assert result.verdict is Verdict.MENTION
+    assert result.readings == (Reading.UNCLEAR.value,)
+
+
 def test_temperatures_are_read_against_the_fever_line() -> None:
     assert assess("temp 100.4").signs == ("fever",)
     assert assess("temp 37.8").verdict is Verdict.MENTION
@@ -112,13 +134,22 @@ def test_the_signs_found_are_named() -> None:
     }
 
 
-def test_a_huge_crafted_message_is_screened_in_linear_time() -> None:
-    """Issue #15.1: the old check was quadratic; a 1 MB message stalled the server."""
-    for text in ("fever " * 200_000, "my son " * 150_000, "no " * 350_000, "a" * 1_000_000):
+def _median_seconds(text: str) -> float:
+    times = []
+    for _ in range(3):
         started = time.perf_counter()
         assess(text)
-        elapsed = time.perf_counter() - started
-        assert elapsed < 1.0, (text[:10], elapsed)
+        times.append(time.perf_counter() - started)
+    return sorted(times)[1]
+
+
+def test_a_huge_crafted_message_costs_what_its_capped_start_costs() -> None:
+    """Issue #15.1: the old check was quadratic; a 1 MB message stalled the server. A ratio
+    against the capped start, not a wall-clock limit, so a busy machine cannot flake it
+    (absolute figures: `make bench`)."""
+    for text in ("fever " * 200_000, "my son " * 150_000, "no " * 350_000, "a" * 1_000_000):
+        capped = text[:MAX_SCREENED_CHARS]
+        assert _median_seconds(text) < 3 * _median_seconds(capped) + 0.05, text[:10]
 
 
 def test_only_the_start_of_an_over_long_message_is_screened() -> None:

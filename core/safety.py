@@ -306,6 +306,10 @@ class Triage:
             return sign, Reading.NEGATED
         if any(s >= sign.end and s - sign.end <= 2 for s, _ in found("negation_after", clause)):
             return sign, Reading.NEGATED
+        if any(s >= sign.end and s - sign.end <= 1 for s, _ in found("general_after", clause)):
+            return sign, Reading.GENERAL
+        if any(sign.start - e <= 1 for _, e in found("general_before", clause, sign.start)):
+            return sign, Reading.GENERAL
         resolved = found("resolved", whole)
         # "it's gone now": that "now" belongs to the sign being over.
         now = any(

@@ -37,6 +37,8 @@ EMERGENCIES = [
     "im 20 and my temp is 38.5",
     "My son\u2019s lips are turning blue",
     "HE IS HAVING A SEIZURE",
+    "my son isnt responding",
+    "she's fitting",
     # The treatment's date is not the sign's: still now.
     "i'm 21, had car t 6 days ago and i'm at 38.5",
     "she got her cells on monday and she is at 101.5",
@@ -75,6 +77,13 @@ NOT_EMERGENCIES = [
     "i'm here to visit my son and i have a fever myself",
     "when my son got blinatumomab he had tremors, is kymriah similar?",
     "do kids get chills with crs?",
+    # Everyday words that are not signs: the leukemia not responding, "fit together".
+    "is my daughter eligible? shes 4 and her leukemia didnt respond to induction",
+    "how do car t and a transplant fit together?",
+    "my nephew, who i'm raising, might be a candidate",
+    "can car t mess with my brain? confusion is what scares me most",
+    "i'm worried about the seizure risk listed for car t",
+    "that sounds strange to me",
     "mi hija tuvo fiebre pero ya está bien",
     "",
     "   ",

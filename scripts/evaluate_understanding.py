@@ -68,7 +68,15 @@ def judge_question(question: Question, parse: dict[str, Any]) -> dict[str, Any]:
     model_ranking = [r.get("name") for r in ranking if r.get("name") != FALLBACK][:3]
     answer = (responses().get(f"utter_{intent}") or [{}])[0]
     linked = {parent_topic(b["payload"].lstrip("/")) for b in answer.get("buttons") or []}
-    strict = top1 or bool(accepted & set(offered)) or not_understood_is_right
+    # The model's emergency answer stays first; the answer asked for follows it when the
+    # triage read no sign as now (red_flag.also_answer): the family gets it, no click.
+    also = parent_topic((parse.get("red_flag") or {}).get("also_answer") or "")
+    strict = (
+        top1
+        or bool(accepted & set(offered))
+        or not_understood_is_right
+        or (intent == EMERGENCY and also in accepted)
+    )
     return {
         "text": question.text,
         "topic": question.topic,

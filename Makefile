@@ -21,21 +21,23 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
                    $(SPACY_MODEL)/.built content/red_flags.yml \
                    components/red_flag_override.py core/safety.py
 
-.PHONY: help install train run shell test lint validate test-stories test-understanding evaluate-dev test-py bench \
+.PHONY: help install train run shell test test-fast lint validate test-stories test-understanding evaluate-dev test-py bench \
         compare-pipelines handoffs clean widget browser test-widget-js staff-user purge forget \
-        nginx scale bench-scaled
+        nginx scale bench-scaled export-reviewed
 
 help:
 	@echo "make run    set up, train if needed, and start the assistant and the families' web page"
 	@echo "make test   set up, train if needed, and run every test"
+	@echo "make test-fast  unit and conversation tests only: no servers, a few minutes"
 	@echo "make shell  talk to the assistant in the terminal (staff)"
 	@echo "make bench  speed and memory figures (this config and Rasa's default, side by side)"
 	@echo "make scale  the scaled set-up: 2 Rasa + 2 action servers behind nginx, on PostgreSQL and Redis"
 	@echo "make bench-scaled  the benchmark against the scaled set-up"
 	@echo "make handoffs  pending and recent requests for a coordinator"
-	@echo "make staff-user USERNAME=alex NAME='Alex Kim'  an account for the coordinators' console"
+	@echo "make staff-user USERNAME=alex NAME='Alex Kim' [ROLE=admin]  an account for the coordinators' console"
 	@echo "make purge [DAYS=90]    delete idle conversations and closed requests older than that"
 	@echo "make forget CONVERSATION=<id>  delete everything for one conversation"
+	@echo "make export-reviewed  the review queue's labels -> data/nlu/reviewed.yml (then make train)"
 
 build/uv/bin/uv:
 	@python=$$(scripts/find-python310) && $$python -m venv build/uv && build/uv/bin/pip install --quiet uv
@@ -76,11 +78,13 @@ $(MODEL): $(TRAINING_INPUTS) | install
 
 train: $(MODEL)
 
+# The local stack (scripts/devstack.py): closing the terminal stops it all; a taken port
+# is one clear line and a non-zero exit; the servers' output goes to var/*.log.
 run: train widget
-	scripts/start-servers.sh run
+	$(BIN)/python -m scripts.devstack run
 
 shell: train
-	scripts/start-servers.sh shell
+	$(BIN)/python -m scripts.devstack shell
 
 lint: install
 	$(BIN)/ruff check actions channels components console web tests scripts
@@ -104,6 +108,11 @@ evaluate-dev: train
 test-widget-js: $(NPM_DEPS)
 	cd widget && node --test test/
 
+# The fast tier (tests/conftest.py: MODULE_TIERS): units and in-process conversation
+# tests, no servers, no browser. `pytest -m e2e|browser|scale` runs another tier.
+test-fast: train
+	$(BIN)/pytest -m "unit or conversation"
+
 test-py: train widget browser nginx
 	$(BIN)/pytest
 
@@ -111,12 +120,24 @@ test: lint validate test-stories test-understanding test-widget-js test-py
 
 bench: train
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_insights.py
+
+# The console's insights page with a year of traffic (100,000 conversations, generated
+# once into build/bench-insights/); reports/bench-insights.md.
+.PHONY: bench-insights
+bench-insights: install
+	$(BIN)/python scripts/bench_insights.py
 
 bench-scaled: train nginx
 	$(BIN)/python scripts/bench.py --scaled --no-default --model $(MODEL)
 
 scale: train nginx
 	$(BIN)/python scripts/scaled_stack.py
+
+# The labels coordinators gave in the console's review queue, as NLU training data
+# (masked text only); "new topic needed" goes to reports/new-topics.md for the content team.
+export-reviewed: install
+	$(BIN)/python scripts/export_reviewed.py
 
 handoffs: install
 	$(BIN)/python scripts/list_handoffs.py
@@ -130,7 +151,7 @@ forget: install
 
 staff-user: install
 	@test -n "$(USERNAME)" || { echo "Usage: make staff-user USERNAME=alex NAME='Alex Kim'"; exit 2; }
-	$(BIN)/python -m console.users add "$(USERNAME)" --name "$(NAME)"
+	$(BIN)/python -m console.users add "$(USERNAME)" --name "$(NAME)" --role "$(or $(ROLE),coordinator)"
 
 compare-pipelines: install
 	$(BIN)/python scripts/compare_pipelines.py

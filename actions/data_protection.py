@@ -8,6 +8,10 @@ in front and running `python -m actions.data_protection rotate`.
 
 Locally, without CART_DATA_KEYS, a key is made once in var/data-key (mode 600): never
 committed, and gone with `make clean`, which also removes the data it protects.
+
+The Rasa servers keep conversations (the tracker store's events) encrypted the same way,
+with keys of their own when CART_TRACKER_KEYS is set (deployments: the internet-facing
+Rasa servers never hold the keys of the handoff requests), else with the keys above.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.types import Text, TypeDecorator
 
+from actions.private_files import private_directory
 from actions.settings import PROJECT_ROOT
 
 LOCAL_KEY_FILE = PROJECT_ROOT / "var" / "data-key"
@@ -36,7 +41,7 @@ def _local_key(path: Path = LOCAL_KEY_FILE) -> str:
     if not path.exists():
         # Several processes start together (action server, console, worker): the key is
         # written to a file of its own, then linked into place; the first link wins.
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)
         draft = path.with_name(f".{path.name}.{os.getpid()}")
         descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as key_file:
@@ -62,15 +67,22 @@ def data_keys() -> MultiFernet:
     return _fernet(os.environ.get("CART_DATA_KEYS", "").strip() or _local_key())
 
 
-def encrypt(text: str) -> str:
-    return PREFIX + data_keys().encrypt(text.encode("utf-8")).decode("ascii")
+def tracker_keys() -> MultiFernet:
+    """The keys of the conversations the Rasa servers store (components/encrypted_events.py)."""
+    keys = os.environ.get("CART_TRACKER_KEYS", "").strip()
+    return _fernet(keys) if keys else data_keys()
 
 
-def decrypt(stored: str) -> str:
+def encrypt(text: str, keys: MultiFernet | None = None) -> str:
+    return PREFIX + (keys or data_keys()).encrypt(text.encode("utf-8")).decode("ascii")
+
+
+def decrypt(stored: str, keys: MultiFernet | None = None) -> str:
     if not stored.startswith(PREFIX):
         return stored  # written before encryption was on
     try:
-        return data_keys().decrypt(stored[len(PREFIX) :].encode("ascii")).decode("utf-8")
+        token = stored[len(PREFIX) :].encode("ascii")
+        return (keys or data_keys()).decrypt(token).decode("utf-8")
     except InvalidToken as error:
         raise DataKeyError("no configured key can read this value (CART_DATA_KEYS?)") from error
 

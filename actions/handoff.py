@@ -18,12 +18,13 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import handoff_limits
 from actions.contact_validation import parse_contact, readable_contact
 from actions.eligibility import parse_age
 from actions.handoff_store import NewHandoff, create_request
 from actions.notify import deliver_due, notification_kinds
 from actions.office_hours import describe_opening, is_open, next_opening
-from actions.settings import load_handoff_settings
+from actions.settings import load_flood_settings, load_handoff_settings
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +225,25 @@ class ActionHandoffToCoordinator(Action):
             return clear_form()
 
         settings = load_handoff_settings()
+        limits = load_flood_settings()
+        address = handoff_limits.address_of(tracker.events)
+        try:
+            refused = handoff_limits.refusal(
+                settings.database_url, tracker.sender_id, address, limits
+            )
+        except Exception as error:  # noqa: BLE001 - a broken count must not stop a family
+            logger.error("Could not check the handoff limits: %s", type(error).__name__)
+            refused = None
+        if refused is not None:
+            # Nothing stored, nobody mailed: a flood must not fill the coordinators' inbox.
+            logger.warning("Handoff request refused: too many from one %s", refused.reason)
+            if refused.reference:  # this conversation already has requests: the latest
+                dispatcher.utter_message(
+                    response="utter_handoff_reference", reference=refused.reference
+                )
+                return [*clear_form(), SlotSet("handoff_reference", refused.reference)]
+            dispatcher.utter_message(response="utter_handoff_not_saved")  # gives the phone
+            return clear_form()
         contact = parse_contact(tracker.get_slot("handoff_contact") or "")
         age = tracker.get_slot("handoff_age")
         new = NewHandoff(
@@ -247,6 +267,10 @@ class ActionHandoffToCoordinator(Action):
             return clear_form()
 
         logger.info("Handoff request %s stored (channel %s)", request.reference, new.channel)
+        try:
+            handoff_limits.remember(settings.database_url, address, limits)
+        except Exception as error:  # noqa: BLE001 - the request is stored: go on
+            logger.warning("Could not count the request's address: %s", type(error).__name__)
         now = datetime.now(timezone.utc)
         if is_open(now, settings):
             dispatcher.utter_message(

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +32,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.types import TypeDecorator
 
 from actions.data_protection import EncryptedText
+from actions.private_files import private_sqlite
 
 Base = declarative_base()
 
@@ -69,6 +69,10 @@ class UTCDateTime(TypeDecorator):
 
 class HandoffRequest(Base):
     __tablename__ = "handoff_requests"
+    # The id makes the reference (CT-2026-00042), which the audit log and emails keep after
+    # the request is deleted: SQLite must never hand a deleted id out again (PostgreSQL's
+    # sequence never does). Applies to tables created from now on.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     reference = Column(String(32), unique=True, index=True)
@@ -122,14 +126,20 @@ class NewHandoff:
 
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, future=True, connect_args={"timeout": 15})
+    # hide_parameters: a database error's message (logged) must not carry a family's details.
+    if make_url(url).get_backend_name() == "sqlite":
+        private_sqlite(url)  # readable by this user only (0600, in a 0700 var/)
+        engine = create_engine(
+            url, future=True, hide_parameters=True, connect_args={"timeout": 15}
+        )
     else:
         # Fail fast when the database is unreachable: a family is waiting for an answer.
         engine = create_engine(
-            url, future=True, pool_pre_ping=True, connect_args={"connect_timeout": 5}
+            url,
+            future=True,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            connect_args={"connect_timeout": 5},
         )
     Base.metadata.create_all(engine)
     return engine

@@ -4,6 +4,12 @@ At-least-once: `deliver_due` sends every pending notification whose time has com
 marks it sent only after the server accepted it; a failure stays pending with a later
 `next_attempt_at` (exponential back-off). The action tries once right away; the worker
 started by `make run` (`python -m actions.notify`) retries the rest.
+
+Email is not a safe place for what families tell us: by default the coordinators' email
+holds the reference and the console link only, like the webhook. The details and the
+transcript are added only when CART_SMTP_FULL_DETAILS is on and this very connection went
+over STARTTLS with a verified certificate and logged in; a server that offers no STARTTLS
+gets the short email (and never the password).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import argparse
 import json
 import logging
 import smtplib
+import ssl
 import time
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -43,8 +50,11 @@ def request_link(request: HandoffRequest, settings: HandoffSettings) -> str | No
     return f"{settings.console_url.rstrip('/')}/requests/{request.reference}"
 
 
-def compose_email(request: HandoffRequest, settings: HandoffSettings) -> EmailMessage:
-    """The subject carries the reference only: mail subjects end up in too many places."""
+def compose_email(
+    request: HandoffRequest, settings: HandoffSettings, details: bool = False
+) -> EmailMessage:
+    """The subject carries the reference only: mail subjects end up in too many places.
+    Without `details`, neither does the body carry anything the family told us."""
     message = EmailMessage()
     message["Subject"] = request.reference
     message["From"] = settings.smtp_sender
@@ -52,6 +62,14 @@ def compose_email(request: HandoffRequest, settings: HandoffSettings) -> EmailMe
     lines = [
         f"New request for a coordinator: {request.reference}",
         f"Received: {request.created_at:%Y-%m-%d %H:%M} UTC, through {request.channel}",
+    ]
+    link = request_link(request, settings)
+    if not details:
+        where = f"Open the request: {link}" if link else "Open it in the coordinators' console."
+        lines += ["", where, "", "The family's details are in the console, not in email."]
+        message.set_content("\n".join(lines))
+        return message
+    lines += [
         "",
         f"Name: {request.name}",
         f"Who: {ROLE_LABELS.get(request.role, request.role)}",
@@ -62,7 +80,6 @@ def compose_email(request: HandoffRequest, settings: HandoffSettings) -> EmailMe
         "What they need:",
         request.need,
     ]
-    link = request_link(request, settings)
     if link:
         lines += ["", f"Open the request: {link}"]
     lines += ["", "Conversation:"]
@@ -83,13 +100,37 @@ def webhook_payload(request: HandoffRequest, settings: HandoffSettings) -> dict:
     }
 
 
+def _tls_context(settings: HandoffSettings) -> ssl.SSLContext:
+    """Certificate and host name checked (create_default_context's defaults)."""
+    return ssl.create_default_context(cafile=settings.smtp_ca_file or None)
+
+
+def send_email(request: HandoffRequest, settings: HandoffSettings) -> bool:
+    """Sends the email; True when it carried the family's details. A certificate that
+    does not verify, or a refused login, raises: nothing is sent, the worker retries."""
+    secure = logged_in = False
+    address = (settings.smtp_host, settings.smtp_port)
+    with smtplib.SMTP(*address, timeout=settings.smtp_timeout) as smtp:
+        smtp.ehlo()
+        if settings.smtp_full_details or settings.smtp_username:
+            if smtp.has_extn("starttls"):
+                smtp.starttls(context=_tls_context(settings))
+                smtp.ehlo()
+                secure = True
+            else:
+                logger.warning("The SMTP server offers no STARTTLS: reference and link only")
+        if secure and settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password)
+            logged_in = True
+        details = settings.smtp_full_details and secure and logged_in
+        smtp.send_message(compose_email(request, settings, details=details))
+    return details
+
+
 def _send(notification: Notification, settings: HandoffSettings) -> None:
     request = notification.request
     if notification.kind == "email":
-        with smtplib.SMTP(
-            settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout
-        ) as smtp:
-            smtp.send_message(compose_email(request, settings))
+        send_email(request, settings)
     elif notification.kind == "webhook":
         response = requests.post(
             settings.webhook_url,

@@ -66,6 +66,14 @@ class HandoffSettings:
     smtp_sender: str
     smtp_recipients: tuple[str, ...]
     smtp_timeout: float
+    # By default an email carries the reference and the console link only (as the
+    # webhook). The family's details and transcript go by email only when this is on AND
+    # the server takes STARTTLS with a valid certificate AND the login below succeeds.
+    smtp_full_details: bool
+    smtp_username: str
+    smtp_password: str
+    # CA bundle for the SMTP server's certificate (a hospital's own CA); empty: the system's.
+    smtp_ca_file: str
     webhook_url: str
     console_url: str
     # Office hours of the new-patient coordinators, in their time zone.
@@ -97,6 +105,10 @@ def load_handoff_settings() -> HandoffSettings:
         smtp_sender=_env("CART_SMTP_SENDER", "car-t-assistant@localhost"),
         smtp_recipients=tuple(r.strip() for r in recipients.split(",") if r.strip()),
         smtp_timeout=float(_env("CART_SMTP_TIMEOUT", "5")),
+        smtp_full_details=_env("CART_SMTP_FULL_DETAILS", "false").lower() in ("1", "true", "yes"),
+        smtp_username=os.environ.get("CART_SMTP_USERNAME", "").strip(),
+        smtp_password=os.environ.get("CART_SMTP_PASSWORD", ""),
+        smtp_ca_file=os.environ.get("CART_SMTP_CA_FILE", "").strip(),
         webhook_url=os.environ.get("CART_WEBHOOK_URL", "").strip(),
         console_url=os.environ.get("CART_CONSOLE_URL", "").strip(),
         timezone=_env("CART_OFFICE_TIMEZONE", "America/New_York"),
@@ -123,6 +135,12 @@ class ChannelSettings:
     trusted_proxies: tuple[str, ...]
     # The widget's customData rides along with every message; more than this is dropped.
     max_metadata_bytes: int
+    # Signs the conversation ids the socket.io channel issues (channels/session_ids.py):
+    # the same secret on every Rasa server. Empty: a key made once in var/session-key.
+    session_key: str = ""
+    # Redis that the Rasa servers' socket.io servers share, so any server reaches any
+    # family's widget (a coordinator's words, in the scaled set-up). Empty: one server.
+    socketio_redis_url: str = ""
 
 
 def _list(value: str) -> tuple[str, ...]:
@@ -146,6 +164,34 @@ def load_channel_settings() -> ChannelSettings:
         address_messages_per_minute=int(_env("CART_ADDRESS_MESSAGES_PER_MINUTE", "600")),
         trusted_proxies=_list(_env("CART_TRUSTED_PROXIES", "")),
         max_metadata_bytes=int(_env("CART_MAX_METADATA_BYTES", "4096")),
+        session_key=os.environ.get("CART_SESSION_KEY", "").strip(),
+        socketio_redis_url=_env(
+            "CART_SOCKETIO_REDIS_URL", os.environ.get("CART_LOCK_STORE_URL", "").strip()
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class FloodSettings:
+    """Limits of their own for what a flood could abuse: handoff requests (each lands in
+    the coordinators' inbox and mail) and emergency answers past the message limits."""
+
+    # Requests stored per conversation and per network address within the window (0: off).
+    handoffs_per_conversation: int
+    handoffs_per_address: int
+    handoff_window_hours: float
+    # An emergency past the message limits still gets the emergency answer, straight from
+    # the channel (no model, nothing stored), this many a minute per conversation and per
+    # address; beyond that, the "slow down" answer, which also says to call 911.
+    emergency_answers_per_minute: int
+
+
+def load_flood_settings() -> FloodSettings:
+    return FloodSettings(
+        handoffs_per_conversation=int(_env("CART_HANDOFFS_PER_CONVERSATION", "3")),
+        handoffs_per_address=int(_env("CART_HANDOFFS_PER_ADDRESS", "20")),
+        handoff_window_hours=float(_env("CART_HANDOFF_WINDOW_HOURS", "24")),
+        emergency_answers_per_minute=int(_env("CART_EMERGENCY_ANSWERS_PER_MINUTE", "10")),
     )
 
 
@@ -185,9 +231,16 @@ class ConsoleSettings:
     rasa_url: str
     rasa_token: str
     session_hours: float
+    # A session unused this long ends (the live view's polling does not count as use).
+    idle_minutes: float
+    # Failed log-ins allowed per account and per network address before each further
+    # attempt waits, doubling from 1 s up to `login_backoff_max_seconds`: a slow-down,
+    # never a lock-out an attacker could impose on a real coordinator.
     max_failed_logins: int
-    lockout_minutes: float
-    # Cookies only over HTTPS: on for any deployment that is not loopback.
+    max_failed_logins_per_address: int
+    login_backoff_max_seconds: float
+    # Cookies only over HTTPS (and HSTS): on unless explicitly turned off for a console
+    # on loopback (`make run`); the console refuses to serve other hosts without them.
     secure_cookies: bool
     # A coordinator whose console stops asking for news for this long has left: the
     # family is told and the assistant resumes.
@@ -202,9 +255,13 @@ def load_console_settings() -> ConsoleSettings:
         rasa_url=_env("CART_RASA_URL", _rasa_server_url()),
         rasa_token=os.environ.get("CART_RASA_API_TOKEN", "").strip(),
         session_hours=float(_env("CART_CONSOLE_SESSION_HOURS", "8")),
+        idle_minutes=float(_env("CART_CONSOLE_IDLE_MINUTES", "30")),
         max_failed_logins=int(_env("CART_CONSOLE_MAX_FAILED_LOGINS", "5")),
-        lockout_minutes=float(_env("CART_CONSOLE_LOCKOUT_MINUTES", "15")),
-        secure_cookies=_env("CART_CONSOLE_SECURE_COOKIES", "false").lower() in ("1", "true", "yes"),
+        max_failed_logins_per_address=int(
+            _env("CART_CONSOLE_MAX_FAILED_LOGINS_PER_ADDRESS", "20")
+        ),
+        login_backoff_max_seconds=float(_env("CART_CONSOLE_LOGIN_BACKOFF_MAX_SECONDS", "60")),
+        secure_cookies=_env("CART_CONSOLE_SECURE_COOKIES", "true").lower() in ("1", "true", "yes"),
         takeover_timeout_seconds=float(_env("CART_TAKEOVER_TIMEOUT", "30")),
     )
 
@@ -217,6 +274,9 @@ class TrackerSettings:
     # Conversations idle this long, and closed requests this old, are deleted by
     # `python -m console.retention purge`.
     retention_days: float
+    # Requests never closed are deleted by the same purge once this old: a request nobody
+    # closed must not keep a family's details forever.
+    open_request_days: float
     # Redis (redis://host:port/db) for the conversation locks that several Rasa servers
     # share (components/lock_store.py); empty: in-memory locks, for one server.
     lock_store_url: str
@@ -227,7 +287,26 @@ def load_tracker_settings() -> TrackerSettings:
     return TrackerSettings(
         url=_env("CART_TRACKER_URL", default),
         retention_days=float(_env("CART_RETENTION_DAYS", "90")),
+        open_request_days=float(_env("CART_OPEN_REQUEST_DAYS", "180")),
         lock_store_url=os.environ.get("CART_LOCK_STORE_URL", "").strip(),
+    )
+
+
+@dataclass(frozen=True)
+class ActionServerSettings:
+    """The action server (actions/secured_server.py) and what it asks of its callers."""
+
+    # SANIC_HOST, as rasa-sdk names it: loopback unless an internal address is given.
+    host: str
+    # The shared secret the Rasa servers send in the X-Cart-Action-Secret header
+    # (deploy/endpoints.yml). Empty: no check, allowed on loopback only.
+    secret: str
+
+
+def load_action_server_settings() -> ActionServerSettings:
+    return ActionServerSettings(
+        host=_env("SANIC_HOST", "127.0.0.1"),
+        secret=os.environ.get("CART_ACTION_SERVER_SECRET", "").strip(),
     )
 
 

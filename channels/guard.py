@@ -9,6 +9,9 @@ servers gets up to N times its limit, still bounded.
 
 from __future__ import annotations
 
+import enum
+import hashlib
+import hmac
 import ipaddress
 import json
 import logging
@@ -18,7 +21,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from actions.settings import ChannelSettings
+from actions.settings import ChannelSettings, load_flood_settings
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +75,48 @@ class SlidingWindowLimit:
         return max(1, int(events[0] + self.window - self.clock()) + 1)
 
 
-class FloodGuard:
-    """Per-conversation and per-address message limits."""
+class Admission(enum.Enum):
+    ASSISTANT = "assistant"  # within the limits: the assistant answers
+    EMERGENCY_ONLY = "emergency_only"  # over them, reads as an emergency: the fixed answer
+    REFUSED = "refused"  # over them: the "slow down" answer (it also says to call 911)
 
-    def __init__(self, settings: ChannelSettings, clock: Callable[[], float] = time.monotonic):
+
+class FloodGuard:
+    """Per-conversation and per-address message limits, and a bounded allowance of
+    emergency answers past them."""
+
+    def __init__(
+        self,
+        settings: ChannelSettings,
+        clock: Callable[[], float] = time.monotonic,
+        emergency_answers_per_minute: int | None = None,
+    ):
         self.senders = SlidingWindowLimit(settings.sender_messages_per_minute, clock=clock)
         self.addresses = SlidingWindowLimit(settings.address_messages_per_minute, clock=clock)
+        if emergency_answers_per_minute is None:
+            emergency_answers_per_minute = load_flood_settings().emergency_answers_per_minute
+        # Never 0 ("no limit" for SlidingWindowLimit): at least one answer a minute.
+        allowance = max(1, emergency_answers_per_minute)
+        self.emergency_senders = SlidingWindowLimit(allowance, clock=clock)
+        self.emergency_addresses = SlidingWindowLimit(allowance, clock=clock)
+
+    def screen(self, sender: str, address: str, emergency: Callable[[], bool]) -> Admission:
+        """Who answers this message. Within the limits, the assistant. Over them, a message
+        that reads as an emergency (`emergency()`, asked only then) gets the emergency
+        answer without the model or the tracker store, a bounded number of times a minute
+        per conversation and per address: a flood of emergency-looking text costs no
+        more than any other flood."""
+        if self.admit(sender, address):
+            return Admission.ASSISTANT
+        if not emergency():
+            return Admission.REFUSED
+        limits = (self.emergency_senders, sender), (self.emergency_addresses, address)
+        if not all(limit.has_room(key) for limit, key in limits):
+            logger.warning("Emergency answer refused: too many past the message limits")
+            return Admission.REFUSED
+        for limit, key in limits:
+            limit.record(key)
+        return Admission.EMERGENCY_ONLY
 
     def admit(self, sender: str, address: str) -> bool:
         """True, and counted, if neither limit is reached; False, and not counted, if one is."""
@@ -155,3 +194,16 @@ def screen_metadata(metadata: Any, max_bytes: int) -> dict[str, Any]:
         logger.info("Client metadata of %d bytes dropped (limit %d)", size, max_bytes)
         return {}
     return metadata
+
+
+# The metadata key under which the channels pass the family's network address, keyed-
+# hashed, to the action server (per-address handoff limits). Whatever a client sends
+# under this key is replaced, so no client chooses it.
+ADDRESS_METADATA_KEY = "cart_address"
+
+
+def stamp_address(metadata: dict[str, Any], address: str, key: bytes) -> dict[str, Any]:
+    """`metadata` with the address as an HMAC (the tracker store keeps metadata: no IP
+    address in it, yet the same address gives the same value on every server)."""
+    digest = hmac.new(key, f"cart-address:{address}".encode(), hashlib.sha256).hexdigest()
+    return {**metadata, ADDRESS_METADATA_KEY: digest[:32]}

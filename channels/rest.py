@@ -3,8 +3,10 @@
 Rasa's own handler reads `request.json.get(...)`: a body that is not a JSON object, or a
 message that is not text, ended in a 500; and on a failure it logged the family's message.
 Here:
-- a body that is not a JSON object, a `message` that is not a string, or a `sender` that
-  is not a short string gets a 400 with a plain explanation;
+- a body that is not a JSON object, a `message` that is not a string, or a missing
+  `sender` or one that is not a short string gets a 400 with a plain explanation (no
+  shared "default" conversation: the conversation id is the client's secret);
+- a body larger than the socket.io channel's frame limit gets a 413 before it is parsed;
 - a message over `CART_MAX_MESSAGE_LENGTH` gets the kind "too long" answer (an emergency
   still gets the emergency answer), as on the socket.io channel;
 - a failure while answering gets the default answer with the phone number, and the log
@@ -34,13 +36,27 @@ from sanic.response import HTTPResponse
 from actions.content import response_text
 from actions.settings import ChannelSettings, load_channel_settings
 from channels.action_server import explain_actions_failed, watching_action_failures
-from channels.guard import FloodGuard, client_address, origin_allowed, screen_metadata
-from channels.socketio import is_emergency, screen_length, too_long_text, too_many_text
+from channels.guard import (
+    Admission,
+    FloodGuard,
+    client_address,
+    origin_allowed,
+    screen_metadata,
+    stamp_address,
+)
+from channels.session_ids import session_key
+from channels.socketio import (
+    buffer_bytes,
+    emergency_answer,
+    is_emergency,
+    screen_length,
+    too_long_text,
+    too_many_text,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_LENGTH = 255  # Rasa's SQL tracker store column
-DEFAULT_SENDER = "default"  # what Rasa's REST channel uses when none is given
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -69,7 +85,7 @@ def read_request(body: bytes) -> tuple[str, str, Any] | HTTPResponse:
         return _bad_request(f"The body is not JSON. {usage}")
     if not isinstance(data, dict):
         return _bad_request(f"The body must be a JSON object. {usage}")
-    sender = data.get("sender", DEFAULT_SENDER)
+    sender = data.get("sender")
     if (
         not isinstance(sender, str)
         or not 0 < len(sender) <= MAX_SENDER_LENGTH
@@ -93,6 +109,7 @@ class ProgramRestInput(RestInput):
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
         settings = load_channel_settings()
         max_length = settings.max_message_length
+        max_body = buffer_bytes(settings)
         guard = FloodGuard(settings)
 
         @webhook.route("/", methods=["GET"])
@@ -128,12 +145,19 @@ class ProgramRestInput(RestInput):
             return _with_cors(await answer(request), origin)
 
         async def answer(request: Request) -> HTTPResponse:
+            if len(request.body or b"") > max_body:
+                # Nothing larger is ever accepted: refused before it is parsed.
+                return response.json({"error": "The message is too large."}, status=413)
             parsed = read_request(request.body)
             if isinstance(parsed, HTTPResponse):
                 return parsed
             sender, message, raw_metadata = parsed
             address = _address(request, settings)
-            if not guard.admit(sender, address) and not is_emergency(message):
+            admission = guard.screen(sender, address, lambda: is_emergency(message))
+            if admission is Admission.EMERGENCY_ONLY:
+                # Past the limits, an emergency still gets its answer, without the model.
+                return response.json([{"recipient_id": sender, **emergency_answer()}])
+            if admission is Admission.REFUSED:
                 reply = response.json([{"recipient_id": sender, "text": too_many_text()}], 429)
                 reply.headers["Retry-After"] = str(guard.retry_after(sender, address))
                 return reply
@@ -141,7 +165,9 @@ class ProgramRestInput(RestInput):
             if screened is None:
                 logger.info("REST message over %d characters refused", max_length)
                 return response.json([{"recipient_id": sender, "text": too_long_text()}])
-            metadata = screen_metadata(raw_metadata, settings.max_metadata_bytes)
+            metadata = stamp_address(
+                screen_metadata(raw_metadata, settings.max_metadata_bytes), address, session_key()
+            )  # the address, hashed, for the per-address handoff limit
             collector = CollectingOutputChannel()
             try:
                 with watching_action_failures() as failures:

@@ -20,13 +20,19 @@ Four differences from `rasa.core.channels.socketio`, each at the one place it be
   or address get a kind answer (channels/guard.py); oversized metadata is dropped; when
   an action fails (the action server is down), the family is told so
   (channels/action_server.py).
+- The server issues every conversation id, signed (channels/session_ids.py): an id the
+  client names is kept only if the server made it, and a socket writes only to the
+  conversation confirmed to it.
+- A frame larger than the longest message the channel accepts closes the connection
+  before anything reads it (python-engineio's `max_http_buffer_size`, 1 MB by default).
+- With CART_SOCKETIO_REDIS_URL (default: CART_LOCK_STORE_URL) the Rasa servers share
+  their rooms through Redis, so any of them reaches any family's widget.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,12 +43,13 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from actions.content import response_text
-from actions.settings import load_channel_settings
+from actions.settings import ChannelSettings, load_channel_settings
 from channels.action_server import explain_actions_failed, watching_action_failures
-from channels.guard import FloodGuard, client_address, screen_metadata
+from channels.guard import Admission, FloodGuard, client_address, screen_metadata, stamp_address
+from channels.session_ids import is_issued, issue, session_key
 from core.safety import Verdict, assess
 
 logger = logging.getLogger(__name__)
@@ -121,8 +128,29 @@ def too_many_text() -> str:
     return response_text(TOO_MANY_RESPONSE)
 
 
+def emergency_answer() -> dict[str, Any]:
+    """The emergency answer as the assistant gives it, for when the assistant is not asked."""
+    return {"text": response_text(EMERGENCY_RESPONSE), "custom": {"emergency": True}}
+
+
 def is_emergency(text: str) -> bool:
     return assess(text).verdict is Verdict.EMERGENCY
+
+
+def buffer_bytes(settings: ChannelSettings) -> int:
+    """The largest frame the channel needs: a message of the longest accepted length and
+    its metadata as a client may encode them (JSON escapes an emoji as 12 characters,
+    any other character as at most 6), and the packet's framing: about 50 KB by default.
+    python-engineio's default (1 MB) let one frame carry far more than the channel reads."""
+    return settings.max_message_length * 12 + settings.max_metadata_bytes * 6 + 1024
+
+
+def shared_rooms(settings: ChannelSettings) -> AsyncRedisManager | None:
+    """With several Rasa servers, emits go through Redis, so the server the console (or a
+    reminder) talks to reaches a family whose widget is connected to another one."""
+    if not settings.socketio_redis_url:
+        return None
+    return AsyncRedisManager(settings.socketio_redis_url, channel="cart-socketio")
 
 
 def screen_length(text: str, max_length: int) -> str | None:
@@ -148,12 +176,19 @@ class ProgramSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # Rasa's blueprint, with the project's output, origin check and limits.
         settings = load_channel_settings()
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=list(settings.allowed_origins))
+        sio = AsyncServer(
+            async_mode="sanic",
+            cors_allowed_origins=list(settings.allowed_origins),
+            max_http_buffer_size=buffer_bytes(settings),
+            client_manager=shared_rooms(settings),
+        )
         blueprint = RasaAwareBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
         max_length = settings.max_message_length
         guard = FloodGuard(settings)
         addresses: dict[str, str] = {}  # socket id -> the family's network address
+        # socket id -> the conversation the server confirmed to it: the only one it writes to
+        conversations: dict[str, str] = {}
 
         @blueprint.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -173,13 +208,22 @@ class ProgramSocketIOInput(SocketIOInput):
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: str, *_: Any) -> None:
             addresses.pop(sid, None)
+            conversations.pop(sid, None)
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: Any = None) -> None:
             data = data if isinstance(data, dict) else {}
             session_id = data.get("session_id")
-            if not isinstance(session_id, str) or not session_id.strip():
-                session_id = uuid.uuid4().hex
+            if not is_issued(session_key(), session_id):
+                # Not one the server made (new, made up or from before ids were signed):
+                # the family gets a new conversation, never the one it named.
+                session_id = issue(session_key())
+            previous = conversations.get(sid)
+            if previous and previous != session_id:
+                left = sio.leave_room(sid, previous)
+                if inspect.isawaitable(left):
+                    await left
+            conversations[sid] = session_id
             if self.session_persistence:
                 joined = sio.enter_room(sid, session_id)
                 if inspect.isawaitable(joined):  # a coroutine from python-socketio 5.x on
@@ -192,16 +236,22 @@ class ProgramSocketIOInput(SocketIOInput):
                 return
             output = ProgramSocketIOOutput(sio, self.bot_message_evt)
             if self.session_persistence:
-                sender_id = data.get("session_id")
-                if not isinstance(sender_id, str) or not sender_id:
-                    logger.warning("socket.io message without a session id ignored")
+                # The conversation confirmed to this socket, whatever the message names.
+                sender_id = conversations.get(sid)
+                if sender_id is None or data.get("session_id") not in (None, sender_id):
+                    logger.warning("socket.io message outside its confirmed session ignored")
                     return
             else:
                 sender_id = sid
             text = data.get("message", "")
             text = text if isinstance(text, str) else str(text)
             address = addresses.get(sid, "unknown")
-            if not guard.admit(sender_id, address) and not is_emergency(text):
+            admission = guard.screen(sender_id, address, lambda: is_emergency(text))
+            if admission is Admission.EMERGENCY_ONLY:
+                # Past the limits, an emergency still gets its answer, without the model.
+                await output.send_response(sender_id, emergency_answer())
+                return
+            if admission is Admission.REFUSED:
                 await output.send_text_message(sender_id, too_many_text())
                 return
             screened = screen_length(text, max_length)
@@ -209,7 +259,11 @@ class ProgramSocketIOInput(SocketIOInput):
                 logger.info("socket.io message over %d characters refused", max_length)
                 await output.send_text_message(sender_id, too_long_text())
                 return
-            metadata = screen_metadata(data.get(self.metadata_key), settings.max_metadata_bytes)
+            metadata = stamp_address(
+                screen_metadata(data.get(self.metadata_key), settings.max_metadata_bytes),
+                address,
+                session_key(),
+            )  # the address, hashed, for the per-address handoff limit (actions/handoff_limits.py)
             with watching_action_failures() as failures:
                 await on_new_message(
                     UserMessage(

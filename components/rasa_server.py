@@ -1,18 +1,24 @@
-"""`rasa` with the HTTP API's token taken from CART_RASA_API_TOKEN.
+"""The project's single way to start Rasa: `python -m components.rasa_server <rasa command>`.
 
-`rasa run --enable-api --auth-token TOKEN` puts the token on the command line, where any
-local user can read it (`ps`, /proc/<pid>/cmdline). Started as
-`python -m components.rasa_server run ... --enable-api`, the same Rasa command gets the
-token from the environment instead; the process's command line never holds it. Without
-`--enable-api` nothing is added, and the API stays off.
+The same arguments as the `rasa` command (`run`, `shell`, `test`, ...), with two things
+done first:
+- the installed Rasa's version is checked and every patch of components/rasa_fixes.py is
+  applied explicitly; on another Rasa version it stops with one line instead of starting;
+- with `--enable-api`, the HTTP API's token is taken from CART_RASA_API_TOKEN.
+  `rasa run --enable-api --auth-token TOKEN` puts the token on the command line, where
+  any local user can read it (`ps`, /proc/<pid>/cmdline); started through this module,
+  the process's command line never holds it. Without `--enable-api` nothing is added,
+  and the API stays off.
+
+The Makefile (through scripts/devstack.py), the tests (tests/servers.py), the Dockerfile,
+compose and the Helm values all start Rasa this way. A plain `rasa run` in the project
+gets the same patches when it loads the NLG named in endpoints.yml (components/program_nlg.py).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-
-from rasa.__main__ import main
 
 TOKEN_VARIABLE = "CART_RASA_API_TOKEN"
 
@@ -29,6 +35,19 @@ def command_with_token(arguments: list[str], token: str | None) -> list[str]:
     return [*arguments, f"--auth-token={token}"]
 
 
+def main(arguments: list[str]) -> None:
+    # Imported here: importing Rasa takes seconds, and the token check above is cheap.
+    from rasa.__main__ import main as rasa_main
+
+    from components import rasa_fixes
+
+    try:
+        rasa_fixes.apply()
+    except rasa_fixes.UnsupportedRasaVersion as error:
+        raise SystemExit(str(error)) from None
+    sys.argv = ["rasa", *command_with_token(arguments, os.environ.get(TOKEN_VARIABLE))]
+    rasa_main()
+
+
 if __name__ == "__main__":
-    sys.argv = ["rasa", *command_with_token(sys.argv[1:], os.environ.get(TOKEN_VARIABLE))]
-    main()
+    main(sys.argv[1:])

@@ -28,7 +28,6 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rasa.core.brokers.broker import EventBroker
@@ -38,12 +37,19 @@ from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import bindparam, create_engine, event, func, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    SQLAlchemyError,
+    StatementError,
+)
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from actions.private_files import private_sqlite
 from actions.settings import load_tracker_settings
+from components.encrypted_events import EncryptedEvent
 
 # The table Rasa's SQLTrackerStore keeps events in (rasa.core.tracker_store.SQLEvent).
 EVENTS_TABLE = "events"
@@ -103,9 +109,7 @@ class ProgramTrackerStore(SQLTrackerStore):
         **kwargs: Any,
     ) -> None:
         url = load_tracker_settings().url
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(url)  # what families wrote: readable by this user only (0600)
         # A full URL as `host` is used as it is (SQLTrackerStore.get_db_url).
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
         # Rasa's engine hands out pooled connections unchecked: after the database restarts
@@ -118,10 +122,15 @@ class ProgramTrackerStore(SQLTrackerStore):
             # profile under load showed it. The server's queries all run on its one event
             # loop thread, so a small pool of kept connections is safe.
             options.update(poolclass=QueuePool, pool_size=2, max_overflow=4)
-        self.engine = create_engine(engine_url, pool_pre_ping=True, **options)
+        # hide_parameters: a database error's message must not carry what a family wrote.
+        self.engine = create_engine(
+            engine_url, pool_pre_ping=True, hide_parameters=True, **options
+        )
         if engine_url.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_for_many_writers)
         self.sessionmaker = sessionmaker(bind=self.engine)
+        # The same table, each event's data encrypted at rest (components/encrypted_events.py).
+        self.SQLEvent = EncryptedEvent  # type: ignore[misc]
         # Built once: building a statement cost more than running it.
         self._latest_id_query = select(func.max(self.SQLEvent.id)).where(
             self.SQLEvent.sender_id == bindparam("sender_id")
@@ -167,6 +176,9 @@ class ProgramTrackerStore(SQLTrackerStore):
             await self.stream_events(tracker)
             written = self._write(tracker, previous)
         except SQLAlchemyError as error:
+            if _is_permanent(error):
+                _log_dropped(error)
+                return
             logger.warning(
                 "Tracker database unavailable (%s): turn kept in memory", type(error).__name__
             )
@@ -240,9 +252,33 @@ class ProgramTrackerStore(SQLTrackerStore):
         }
 
     async def _write_back(self) -> None:
-        """Writes the turns kept in memory; raises, keeping them, if the database is still away."""
+        """Writes the turns kept in memory; raises, keeping them, if the database is still
+        away. Turns the database refuses for good are dropped: retried, they would fail
+        every family's read and save after them."""
         while self._unwritten:
             sender_id, tracker = next(iter(self._unwritten.items()))
-            await super().save(tracker)  # writes only the events the database lacks
+            try:
+                await super().save(tracker)  # writes only the events the database lacks
+            except SQLAlchemyError as error:
+                if not _is_permanent(error):
+                    raise
+                _log_dropped(error)
+            else:
+                logger.info("Turns kept in memory during the outage written to the database")
             del self._unwritten[sender_id]
-            logger.info("Turns kept in memory during the outage written to the database")
+
+
+def _is_permanent(error: SQLAlchemyError) -> bool:
+    """An error no retry can fix: the database refused these rows (a value too long, a
+    broken constraint) or they could not be sent at all; not a lost connection."""
+    if isinstance(error, DBAPIError):
+        return not error.connection_invalidated and isinstance(error, DataError | IntegrityError)
+    return isinstance(error, StatementError)  # raised before the database saw it
+
+
+def _log_dropped(error: SQLAlchemyError) -> None:
+    # The type only: the message of a database error can carry what the family wrote.
+    logger.error(
+        "Tracker database refused a conversation's turn (%s): dropped, not retried",
+        type(error).__name__,
+    )

@@ -2,8 +2,11 @@
 
 `python -m console.server`, started by `make run` on loopback (CART_CONSOLE_PORT, 8081).
 Staff only: accounts are made with `make staff-user`; passwords are argon2 hashes;
-the session cookie is HttpOnly, SameSite=Strict and expires; every form and API call
-carries a CSRF token; repeated failed log-ins lock the account. Everything a family
+the session cookie is HttpOnly, SameSite=Strict, Secure (unless explicitly local) and
+ends when unused for CART_CONSOLE_IDLE_MINUTES; every form and API call carries a CSRF
+token; failed log-ins slow further attempts down per account and per address (one
+answer for every failure); coordinators see open requests, admins also closed ones and
+the audit log, which records who opened and changed which request. Everything a family
 typed is shown as text (Jinja2 autoescaping, textContent in the page's script).
 """
 
@@ -23,8 +26,15 @@ import jinja2
 from aiohttp import web
 
 from actions.settings import ConsoleSettings, load_console_settings
-from console import inbox, takeover
-from console.auth import authenticate, end_session, find_session, same_token, start_session
+from console import audit, inbox, insights_page, review_pages, takeover
+from console.auth import (
+    LoginLimits,
+    authenticate,
+    end_session,
+    find_session,
+    same_token,
+    start_session,
+)
 from console.models import STATUS_LABELS, STATUSES, StaffSession
 
 logger = logging.getLogger(__name__)
@@ -32,8 +42,16 @@ logger = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "cart_console_session"
 LOGIN_COOKIE = "cart_console_login"  # double-submit CSRF token of the log-in form
+# Over HTTPS the log-in cookie carries the __Host- prefix: the browser then refuses it
+# unless it is Secure, from this very host and for every path, so no sibling subdomain
+# can plant a known token (login CSRF). Over plain local HTTP the prefix is not allowed.
+SECURE_LOGIN_COOKIE = f"__Host-{LOGIN_COOKIE}"
+LOGIN_FAILED = "Wrong user name or password."  # the one answer to every failed log-in
+TOO_MANY_LOGINS = "Too many failed log-ins. Please wait a moment and try again."
 PUBLIC_PATHS = {"/login", "/healthz", "/favicon.ico"}
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_MESSAGE_LENGTH = 2000
+CLOSED_FOR_ADMINS = "Closed requests are open to admins only."
 
 SETTINGS = web.AppKey("settings", ConsoleSettings)
 RASA = web.AppKey("rasa", takeover.RasaConversations)
@@ -95,6 +113,9 @@ async def protective_headers(request: web.Request, handler: Any) -> web.StreamRe
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"  # pages hold families' details
+    if request.app[SETTINGS].secure_cookies:
+        # Browsers that once reached the console over HTTPS never fall back to HTTP.
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
 
 
@@ -103,7 +124,14 @@ async def staff_only(request: web.Request, handler: Any) -> web.StreamResponse:
     if request.path in PUBLIC_PATHS or request.path.startswith("/static/"):
         return await handler(request)
     settings = request.app[SETTINGS]
-    staff = find_session(settings.database_url, request.cookies.get(SESSION_COOKIE))
+    staff = await asyncio.to_thread(
+        find_session,
+        settings.database_url,
+        request.cookies.get(SESSION_COOKIE),
+        timedelta(minutes=settings.idle_minutes),
+        # The live view polls every second: that is the page being open, not use.
+        not request.path.endswith("/live"),
+    )
     if staff is None:
         if request.method == "GET" and not wants_json(request):
             raise web.HTTPSeeOther("/login")
@@ -129,12 +157,14 @@ async def login_page(
 ) -> web.Response:
     # One token per browser: a second tab (or the browser's own favicon request, which
     # lands here) must not invalidate the form already on screen.
-    existing = request.cookies.get(LOGIN_COOKIE, "")
+    cookie = login_cookie(request.app[SETTINGS])
+    existing = request.cookies.get(cookie, "")
     token = existing if len(existing) >= 40 else secrets.token_urlsafe(32)
     response = render(request, "login.html", http_status, login_csrf=token, message=message)
     response.set_cookie(
-        LOGIN_COOKIE,
+        cookie,
         token,
+        path="/",
         httponly=True,
         samesite="Strict",
         secure=request.app[SETTINGS].secure_cookies,
@@ -143,30 +173,39 @@ async def login_page(
     return response
 
 
+def login_cookie(settings: ConsoleSettings) -> str:
+    return SECURE_LOGIN_COOKIE if settings.secure_cookies else LOGIN_COOKIE
+
+
 async def login(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     form = await request.post()
-    if not same_token(request.cookies.get(LOGIN_COOKIE), str(form.get("csrf_token") or "")):
+    cookie = login_cookie(settings)
+    if not same_token(request.cookies.get(cookie), str(form.get("csrf_token") or "")):
         return await login_page(request, "This form has expired. Please try again.", 403)
     result = await asyncio.to_thread(
         authenticate,
         settings.database_url,
         str(form.get("username") or ""),
         str(form.get("password") or ""),
-        settings.max_failed_logins,
-        timedelta(minutes=settings.lockout_minutes),
+        request.remote or "unknown",  # the console is reached directly, not via a proxy
+        LoginLimits(
+            settings.max_failed_logins,
+            settings.max_failed_logins_per_address,
+            settings.login_backoff_max_seconds,
+        ),
     )
-    if result.locked:
-        minutes = f"{settings.lockout_minutes:g}"
-        message = (
-            f"This account is locked after too many failed log-ins. Try again in {minutes} minutes."
-        )
-        return await login_page(request, message, 429)
+    if result.retry_after:
+        # The same for known and unknown user names: the back-off counts both.
+        response = await login_page(request, TOO_MANY_LOGINS, 429)
+        response.headers["Retry-After"] = str(result.retry_after)
+        return response
     if result.user is None:
-        return await login_page(request, "Wrong user name or password.", 401)
+        return await login_page(request, LOGIN_FAILED, 401)
     token = start_session(
         settings.database_url, result.user.id, timedelta(hours=settings.session_hours)
     )
+    audit.record(settings.database_url, result.user.username, "log_in")
     response = web.Response(status=303, headers={"Location": "/requests"})
     response.set_cookie(
         SESSION_COOKIE,
@@ -176,13 +215,14 @@ async def login(request: web.Request) -> web.Response:
         secure=settings.secure_cookies,
         max_age=int(settings.session_hours * 3600),
     )
-    response.del_cookie(LOGIN_COOKIE)
+    response.del_cookie(cookie, path="/")
     logger.info("Staff log-in: %s", result.user.username)
     return response
 
 
 async def logout(request: web.Request) -> web.Response:
     end_session(request.app[SETTINGS].database_url, request.cookies.get(SESSION_COOKIE))
+    audit.record(request.app[SETTINGS].database_url, request["staff"].user.username, "log_out")
     response = web.Response(status=303, headers={"Location": "/login"})
     response.del_cookie(SESSION_COOKIE)
     return response
@@ -197,8 +237,11 @@ async def home(_: web.Request) -> web.Response:
 
 async def request_list(request: web.Request) -> web.Response:
     status = request.query.get("status", "open")
+    admin = request["staff"].user.is_admin
+    if status == "closed" and not admin:
+        raise web.HTTPForbidden(text=CLOSED_FOR_ADMINS)
     rows = inbox.list_requests(request.app[SETTINGS].database_url, status)
-    if status == "open":
+    if status == "open" or not admin:
         rows = [r for r in rows if r.status != "closed"]
     return render(
         request,
@@ -214,11 +257,24 @@ def _view(request: web.Request) -> inbox.RequestView:
     view = inbox.find_request(request.app[SETTINGS].database_url, request.match_info["reference"])
     if view is None:
         raise web.HTTPNotFound(text="There is no request with this reference.")
+    if view.request.status == "closed" and not request["staff"].user.is_admin:
+        raise web.HTTPForbidden(text=CLOSED_FOR_ADMINS)
     return view
+
+
+def _audit(request: web.Request, action: str, view: inbox.RequestView, detail: str = "") -> None:
+    audit.record(
+        request.app[SETTINGS].database_url,
+        request["staff"].user.username,
+        action,
+        view.request.reference,
+        detail,
+    )
 
 
 async def request_detail(request: web.Request) -> web.Response:
     view = _view(request)
+    _audit(request, "viewed", view)  # reads are recorded, not only changes
     return render(
         request,
         "request.html",
@@ -242,6 +298,9 @@ async def change_status(request: web.Request) -> web.Response:
         request.app[SETTINGS].database_url, view.request.reference, staff, "status", status
     ):
         raise web.HTTPBadRequest(text="That is not a status a request can have.")
+    _audit(request, "status", view, f"{view.request.status} → {status}")
+    if status == "closed" and not request["staff"].user.is_admin:
+        raise web.HTTPSeeOther("/requests")  # a closed request is for admins to read
     raise _back(view)
 
 
@@ -252,6 +311,7 @@ async def add_note(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="A note cannot be empty.")
     staff = request["staff"].user.username
     inbox.record(request.app[SETTINGS].database_url, view.request.reference, staff, "note", note)
+    _audit(request, "note", view, f"{len(note)} characters")  # not the note: it is kept apart
     raise _back(view)
 
 
@@ -277,6 +337,7 @@ async def join(request: web.Request) -> web.Response:
         inbox.record(
             request.app[SETTINGS].database_url, view.request.reference, staff.username, "joined"
         )
+        _audit(request, "joined", view)
     request.app[WATCHDOG].seen(view.request.reference)
     raise _back(view)
 
@@ -295,6 +356,7 @@ async def hand_back(request: web.Request) -> web.Response:
         inbox.record(
             request.app[SETTINGS].database_url, view.request.reference, staff, "handed_back"
         )
+        _audit(request, "handed_back", view)
     request.app[WATCHDOG].forget(view.request.reference)
     raise _back(view)
 
@@ -325,6 +387,7 @@ async def send_message(request: web.Request) -> web.Response:
             text="The message could not be sent. Try again."
         ) from error
     request.app[WATCHDOG].seen(view.request.reference)
+    _audit(request, "message", view, f"{len(text.strip())} characters")
     return web.json_response({"sent": True})
 
 
@@ -350,6 +413,15 @@ async def live(request: web.Request) -> web.Response:
             "taken_over": view.taken_over,
         }
     )
+
+
+async def audit_log(request: web.Request) -> web.Response:
+    """Who opened and changed which request: admins only."""
+    if not request["staff"].user.is_admin:
+        raise web.HTTPForbidden(text="The audit log is open to admins only.")
+    reference = request.query.get("reference", "").strip() or None
+    rows = audit.entries(request.app[SETTINGS].database_url, reference)
+    return render(request, "audit.html", entries=rows, reference=reference or "")
 
 
 async def favicon(_: web.Request) -> web.FileResponse:
@@ -414,6 +486,9 @@ def create_app(settings: ConsoleSettings) -> web.Application:
     app.router.add_post("/requests/{reference}/handback", hand_back)
     app.router.add_post("/requests/{reference}/messages", send_message)
     app.router.add_get("/requests/{reference}/live", live)
+    app.router.add_get("/audit", audit_log)
+    insights_page.register(app.router, render)  # /insights and /insights.csv
+    review_pages.add_routes(app, render, SETTINGS)  # /review: the review queue (issue #17)
     app.router.add_static("/static/", HERE / "static")
     return app
 
@@ -428,6 +503,13 @@ def main(argv: list[str] | None = None) -> int:
     if not settings.rasa_token:
         print(
             "CART_RASA_API_TOKEN is not set: live takeover needs the Rasa API token.",
+            file=sys.stderr,
+        )
+        return 1
+    if not settings.secure_cookies and args.host not in LOOPBACK:
+        print(
+            "CART_CONSOLE_SECURE_COOKIES=false is for a console on loopback only: "
+            f"serve {args.host} over HTTPS with Secure cookies.",
             file=sys.stderr,
         )
         return 1

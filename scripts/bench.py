@@ -179,7 +179,12 @@ class SocketFamily:
     def start(self, sender: str) -> None:
         self.sender = sender
         confirmed = threading.Event()
-        self.client.on("session_confirm", lambda _: confirmed.set())
+        # The server issues the conversation id (channels/session_ids.py): use the one it confirms.
+        def confirm(session_id: str) -> None:
+            self.sender = session_id
+            confirmed.set()
+
+        self.client.on("session_confirm", confirm)
         self.client.emit("session_request", {"session_id": sender})
         confirmed.wait(10)
 
@@ -282,7 +287,8 @@ def scaled(model: Path) -> Iterator[tuple[str, dict[str, int]]]:
 
     env = {"CART_SENDER_MESSAGES_PER_MINUTE": "0", "CART_ADDRESS_MESSAGES_PER_MINUTE": "0"}
     logs = Path(tempfile.mkdtemp(prefix="bench-scaled-"))
-    with scaled_stack(logs, env, model=model) as stack:
+    # REST through nginx for the benchmark only: families' set-ups expose socket.io alone.
+    with scaled_stack(logs, env, model=model, expose_rest=True) as stack:
         yield stack.url, {name: p.pid for name, p in stack.processes.items()}
 
 

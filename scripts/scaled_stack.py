@@ -3,11 +3,11 @@ sharing PostgreSQL (conversations and handoff requests) and Redis (conversation 
 
     make scale             # 2 Rasa servers + 2 action servers + nginx, until Ctrl-C
 
-Families' entry: http://127.0.0.1:5080 (socket.io at /socket.io/, REST at
-/webhooks/rest/webhook). Databases: CART_SCALED_POSTGRES_URL and CART_SCALED_REDIS_URL
-(actions/settings.py), or CART_TRACKER_URL / CART_DATABASE_URL / CART_LOCK_STORE_URL if
-set. The same code starts the set-up for the tests (tests/test_scale.py) and the
-benchmark (`make bench-scaled`).
+Families' entry: http://127.0.0.1:5080 (socket.io at /socket.io/ only: REST is not
+exposed, the load tests add it with `expose_rest`). Databases: CART_SCALED_POSTGRES_URL
+and CART_SCALED_REDIS_URL (actions/settings.py), or CART_TRACKER_URL / CART_DATABASE_URL /
+CART_LOCK_STORE_URL if set. The same code starts the set-up for the tests
+(tests/test_scale.py) and the benchmark (`make bench-scaled`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,13 @@ from actions.settings import load_scaled_setup_settings  # noqa: E402
 from tests.servers import MODEL, RASA, free_port  # noqa: E402
 
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx" / "cart-assistant.conf.template"
+# REST through nginx, for the load tests only: the widget speaks socket.io, and REST takes
+# any conversation id its caller names.
+REST_LOCATION = """        location = /webhooks/rest/webhook {
+            proxy_pass http://rasa_any;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }"""
 PYTHON = ROOT / ".venv" / "bin" / "python"
 
 
@@ -58,10 +65,16 @@ class ScaledStack:
 
 
 def render_nginx_config(
-    prefix: str, listen: str, actions_listen: str, rasa: list[str], actions: list[str]
+    prefix: str,
+    listen: str,
+    actions_listen: str,
+    rasa: list[str],
+    actions: list[str],
+    expose_rest: bool = False,
 ) -> str:
     """deploy/nginx/cart-assistant.conf.template with these addresses filled in."""
     return Template(NGINX_TEMPLATE.read_text()).safe_substitute(
+        REST_LOCATION=REST_LOCATION if expose_rest else "",
         PREFIX=prefix,
         LISTEN=listen,
         ACTIONS_LISTEN=actions_listen,
@@ -142,7 +155,9 @@ def scaled_stack(
     action_servers: int | None = None,
     port: int | None = None,
     model: Path = MODEL,
+    expose_rest: bool = False,
 ) -> Iterator[ScaledStack]:
+    """`expose_rest`: REST through nginx too (load tests); families' set-ups do not."""
     settings = load_scaled_setup_settings()
     rasa_count = rasa_servers or settings.rasa_servers
     action_count = action_servers or settings.action_servers
@@ -191,6 +206,7 @@ def scaled_stack(
             f"127.0.0.1:{actions_listen}",
             [f"127.0.0.1:{p}" for p in rasa_ports],
             [f"127.0.0.1:{p}" for p in action_ports],
+            expose_rest,
         )
         (prefix / "nginx.conf").write_text(config)
         spawn("nginx", [nginx_binary(), "-p", str(prefix), "-e", str(prefix / "error.log"),
@@ -205,7 +221,10 @@ def scaled_stack(
         for n, rasa_port in enumerate(rasa_ports, 1):
             process = spawn(
                 f"rasa-server-{n}",
-                [str(RASA), "run", "--model", str(model), "--endpoints", "endpoints.yml",
+                # The project's Rasa entry (version check, patches) and the deployment's
+                # endpoints: the action servers' address from ACTION_ENDPOINT_URL.
+                [str(PYTHON), "-m", "components.rasa_server", "run", "--model", str(model),
+                 "--endpoints", "deploy/endpoints.yml",
                  "--credentials", "credentials.yml", "--interface", "127.0.0.1",
                  "--port", str(rasa_port)],
             )  # fmt: skip
@@ -236,14 +255,14 @@ def main() -> int:
           f"servers behind nginx (logs: {logs})...")  # fmt: skip
     with scaled_stack(logs, port=settings.port) as stack:
         print(f"""Ready.
-  Families' entry (nginx):  {stack.url}/  socket.io at /socket.io/, REST at /webhooks/rest/webhook
+  Families' entry (nginx):  {stack.url}/  socket.io at /socket.io/ (REST not exposed)
   Rasa servers:             {", ".join(stack.rasa_urls)}
   Action servers:           {", ".join(stack.action_urls)}
   Conversations:            {stack.env["CART_TRACKER_URL"]}
   Handoff requests:         {stack.env["CART_DATABASE_URL"]}
   Conversation locks:       {stack.env["CART_LOCK_STORE_URL"]}
-Try:  curl -s -XPOST {stack.url}/webhooks/rest/webhook \\
-        -d '{{"sender":"me","message":"what is car t"}}'
+Try:  curl -s {stack.url}/health; REST on a Rasa server directly: curl -s -XPOST \\
+        {stack.rasa_urls[0]}/webhooks/rest/webhook -d '{{"sender":"me","message":"what is car t"}}'
 Stop with Ctrl-C.""")  # fmt: skip
         try:
             while all(p.poll() is None for p in stack.processes.values()):

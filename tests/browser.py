@@ -103,7 +103,7 @@ class Chat:
 
     def session_id(self) -> str:
         stored = self.page.evaluate("() => sessionStorage.getItem('cart-chat:v1')")
-        return re.search(r'"sessionId":"([0-9a-f]+)"', stored).group(1)
+        return re.search(r'"sessionId":"([0-9a-f.]+)"', stored).group(1)
 
 
 class CuttableProxy:

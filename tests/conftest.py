@@ -105,3 +105,73 @@ def browser() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# --- Test tiers (markers registered in pyproject.toml) -----------------------------------
+# unit: no servers (real SQLite/PostgreSQL/Redis/SMTP in-process are fine); conversation:
+# dialogue through actions, NLG or the trained model, in-process; e2e: real Rasa/action
+# servers; browser: Debian's Chromium; scale: the scaled set-up behind nginx.
+# `make test-fast` runs `-m "unit or conversation"`. A test's own tier marker wins; a new
+# module not listed here is placed by what its source uses (_tier_from_source).
+TIERS = ("unit", "conversation", "e2e", "browser", "scale")
+MODULE_TIERS = {
+    "unit": [
+        "test_answers", "test_deploy", "test_devstack", "test_faq_rules", "test_guard_units",
+        "test_independence", "test_lock_store", "test_rasa_patches", "test_safety",
+        "test_security_email", "test_security_tracker_store", "test_spacy_pipeline",
+        "test_suggestions", "test_tracker_store",
+    ],
+    "conversation": [
+        "test_content_action", "test_eligibility", "test_graph_runner", "test_handoff_units",
+        "test_program_nlg", "test_red_flag_override",
+    ],
+    "e2e": [
+        "test_bad_input", "test_e2e_handoff", "test_e2e_rest", "test_faults", "test_privacy",
+        "test_properties", "test_security", "test_security_action_server",
+        "test_security_channels", "test_security_data",
+    ],
+    "browser": [
+        "test_console", "test_console_security", "test_insights", "test_security_widget",
+        "test_web_chat",
+    ],
+    "scale": ["test_scale"],
+}  # fmt: skip
+TIER_OF_MODULE = {module: tier for tier, modules in MODULE_TIERS.items() for module in modules}
+
+
+def _tier_from_source(path: Path) -> str:
+    """The tier of a module nobody listed yet: the heaviest part it uses."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if "scaled_stack" in text:
+        return "scale"
+    if "Browser" in text or "browser:" in text:
+        return "browser"
+    if "running_servers" in text or "subprocess" in text:
+        return "e2e"
+    return "unit"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(tier) for tier in TIERS):
+            continue  # the test (or its module's pytestmark) chose
+        path = Path(str(item.fspath))
+        tier = TIER_OF_MODULE.get(path.stem) or _tier_from_source(path)
+        item.add_marker(getattr(pytest.mark, tier))
+
+
+# --- No silent skips in CI ---------------------------------------------------------------
+# A test skipped for a missing input (../shared beside the checkout, a service) passes
+# unnoticed. Under CI=true every skip is a failure that says why.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if (
+        report.skipped
+        and os.environ.get("CI", "").lower() == "true"
+        and not hasattr(report, "wasxfail")
+    ):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"Skipped in CI, where nothing may be skipped: {reason}"

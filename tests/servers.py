@@ -1,11 +1,11 @@
-"""Starts the real action server and Rasa server on loopback for end-to-end tests."""
+"""Starts the real action server and Rasa server on loopback for end-to-end tests.
+
+Spawning, waiting and the servers' environment come from the dev stack
+(scripts/devstack.py), so the tests start the servers as `make run` does."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,17 +13,13 @@ from pathlib import Path
 
 import requests
 
+from scripts import devstack
+from scripts.devstack import ENDPOINTS, MODEL, PYTHON, RASA, free_port, project_env, stop
+from scripts.devstack import wait_until_answers as _wait
 from tests.action_helper import ROOT
 
-MODEL = ROOT / "models" / "cart-assistant.tar.gz"
-RASA = ROOT / ".venv" / "bin" / "rasa"
-PYTHON = ROOT / ".venv" / "bin" / "python"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# What other modules import from here (kept as before the dev stack moved to scripts/).
+__all__ = ["MODEL", "PYTHON", "RASA", "ROOT", "Servers", "_wait", "free_port", "running_servers"]
 
 
 @dataclass
@@ -54,20 +50,6 @@ class Servers:
         )
 
 
-def _wait(url: str, process: subprocess.Popen, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited with {process.returncode}")
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {seconds} s")
-
-
 @contextmanager
 def running_servers(
     logs: Path,
@@ -83,11 +65,7 @@ def running_servers(
     if not model.exists():
         raise RuntimeError(f"{model} is missing: run `make train` (make test does it).")
     rasa_port, action_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "RASA_TELEMETRY_ENABLED": "false",
+    env = project_env({
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
         "SANIC_HOST": "127.0.0.1",  # where rasa-sdk binds the action server, as make run does
         # Each set of servers keeps its conversations apart, unless a test shares them.
@@ -98,15 +76,14 @@ def running_servers(
         **({"CART_ALLOWED_ORIGINS": ",".join(cors)} if cors else {}),
         **({"CART_RASA_API_TOKEN": api_token} if api_token else {}),
         **(extra_env or {}),
-    }
+    })  # fmt: skip
     logs.mkdir(parents=True, exist_ok=True)
     processes: list[subprocess.Popen] = []
 
     def spawn(name: str, command: list[str]) -> subprocess.Popen:
-        with open(logs / f"{name}.log", "w") as log:  # the child keeps its own handle
-            process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+        log = logs / f"{name}.log"
+        log.write_bytes(b"")
+        process = devstack.spawn(command, env, log)
         processes.append(process)
         return process
 
@@ -121,9 +98,7 @@ def running_servers(
         _wait(f"http://127.0.0.1:{action_port}/health", process, 120)
 
     def stop_action_server() -> None:
-        process = action_servers[-1]
-        process.terminate()
-        process.wait(timeout=20)
+        stop([action_servers[-1]])
 
     try:
         action_server = spawn("action-server", action_command)
@@ -132,7 +107,7 @@ def running_servers(
         rasa_server = spawn(
             "rasa-server",
             [str(PYTHON), "-m", "components.rasa_server", "run", "--model", str(model),
-             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+             "--endpoints", ENDPOINTS, "--credentials", "credentials.yml",
              "--interface", "127.0.0.1", "--port", str(rasa_port),
              *(["--enable-api"] if api_token else [])],
         )  # fmt: skip
@@ -155,10 +130,4 @@ def running_servers(
         _wait(f"{servers.rasa_url}/", rasa_server, 180)
         yield servers
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes)

@@ -8,6 +8,15 @@ from typing import Any
 
 import socketio
 
+# The server issues the conversation ids (channels/session_ids.py): a test names its
+# conversation, and the name stands for the id the server issued for it the first time.
+_issued: dict[str, str] = {}
+
+
+def issued_id(name: str) -> str:
+    """The id the server issued for the conversation a test called `name`."""
+    return _issued[name]
+
 
 def connect(
     url: str,
@@ -37,19 +46,23 @@ def exchange(
     origin: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> list[list[dict]]:
-    """Sends each message and collects what came back for it (acknowledged when done)."""
+    """Sends each message and collects what came back for it (acknowledged when done).
+    `session_id`: the test's name for the conversation (see `issued_id`)."""
     received: list[dict] = []
-    confirmed = threading.Event()
+    confirmed: list[str] = []
+    ready = threading.Event()
     client = connect(url, received, origin, headers)
-    client.on("session_confirm", lambda sid: sid == session_id and confirmed.set())
+    client.on("session_confirm", lambda sid: (confirmed.append(sid), ready.set()))
     try:
-        client.emit("session_request", {"session_id": session_id})
-        assert confirmed.wait(10), "no session_confirm"
+        client.emit("session_request", {"session_id": _issued.get(session_id, session_id)})
+        assert ready.wait(10), "no session_confirm"
+        issued = _issued.setdefault(session_id, confirmed[0])
+        assert confirmed[0] == issued, "the server did not resume the conversation"
         replies = []
         for message in messages:
             received.clear()
             payload = message if isinstance(message, dict) else {"message": message}
-            client.call("user_uttered", {**payload, "session_id": session_id}, timeout=30)
+            client.call("user_uttered", {**payload, "session_id": issued}, timeout=30)
             time.sleep(0.05)
             replies.append(list(received))
         return replies

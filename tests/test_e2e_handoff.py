@@ -105,7 +105,8 @@ def test_whole_handoff_stores_one_request_and_emails_the_coordinators(
     emails = [m for m in smtp_server.sink.messages if m["Subject"] == reference]
     assert len(emails) == 1
     body = emails[0].get_payload(decode=True).decode()
-    assert "Maria Lopez" in body and "+16175550123" in body
+    # By default the email holds the reference and the link only (issue #15, item 4).
+    assert "Maria Lopez" not in body and "+16175550123" not in body
     assert f"http://127.0.0.1:8080/requests/{reference}" in body
     assert [n.status for n in request.notifications] == ["sent"]
 

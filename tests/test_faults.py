@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from actions.handoff_store import recent_requests
 from actions.settings import load_contacts
+from components.encrypted_events import read_event_data
 from tests.browser import CuttableProxy
 from tests.servers import Servers, running_servers
 from tests.test_e2e_handoff import ANSWERS
@@ -66,7 +67,7 @@ def _user_texts(tracker_url: str, sender: str) -> list[str]:
                 ),
                 {"sender": sender},
             )
-            return [json.loads(row[0])["text"] for row in rows]
+            return [json.loads(read_event_data(row[0]))["text"] for row in rows]
     finally:
         engine.dispose()
 

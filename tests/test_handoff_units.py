@@ -272,10 +272,29 @@ def test_requests_are_stored_with_unique_references(database_url: str) -> None:
     assert [n.status for n in stored[first.reference].notifications] == ["pending"]
 
 
+def test_a_deleted_requests_reference_is_never_given_again(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The audit log and the coordinators' emails keep a reference after its request is
+    forgotten: a new request must not get it (SQLite reuses the highest deleted id unless
+    the table is AUTOINCREMENT)."""
+    from console.retention import forget
+
+    create_request(database_url, new_handoff(sender_id="kept"), ["email"])
+    latest = create_request(database_url, new_handoff(sender_id="forget-me"), ["email"])
+    tracker_url = f"sqlite:///{tmp_path / 'conversations.db'}"
+    assert forget(database_url, tracker_url, "forget-me").requests == 1
+    assert latest.reference not in {r.reference for r in recent_requests(database_url)}
+
+    after = create_request(database_url, new_handoff(sender_id="next"), ["email"])
+    assert after.reference != latest.reference
+    assert after.id > latest.id
+
+
 def test_email_subject_is_only_the_reference(database_url: str) -> None:
     request = create_request(database_url, new_handoff(), ["email"])
     settings = replace(SETTINGS, database_url=database_url, console_url="http://127.0.0.1:8080")
-    email = compose_email(request, settings)
+    email = compose_email(request, settings, details=True)  # over STARTTLS, when configured
     assert email["Subject"] == request.reference
     body = email.get_content()
     assert "Maria Lopez" in body and "+16175550123" in body and "Could my son get CAR T?" in body

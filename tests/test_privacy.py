@@ -7,7 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 
 from actions.data_protection import DataKeyError
 from actions.handoff_store import NewHandoff, create_request, recent_requests, reencrypt_all, utcnow
-from console import inbox
+from console import feedback_store, inbox
 from console.retention import purge
 from tests.action_helper import ROOT
 from tests.servers import running_servers
@@ -132,6 +132,28 @@ def _tracker_db(path: Path, conversations: dict[str, float]) -> str:
     return f"sqlite:///{path}"
 
 
+def _rate_and_queue(database_url: str, sender: str, at: datetime) -> None:
+    """A family's "No" on an answer and the queue item it made (the learning loop)."""
+    answer = feedback_store.RatedAnswer(7, 5, "utter_crs", "crs", 0.9)
+    assert feedback_store.record_feedback(database_url, sender, answer, False, "dosing?")
+    with feedback_store.store(database_url) as session, session.begin():
+        for rating in session.query(feedback_store.AnswerFeedback).filter_by(
+            conversation_id=sender
+        ):
+            rating.created_at = at
+        session.add(feedback_store.ReviewItem(
+            created_at=at, conversation_id=sender, user_event_id=5, reason="rated_no",
+            text="what dose of [NAME]"))  # fmt: skip
+
+
+def _learning_loop_senders(database_url: str) -> tuple[set[str], set[str]]:
+    """(conversations with ratings, conversations with queue items)."""
+    with feedback_store.store(database_url) as session:
+        rated = {f.conversation_id for f in session.query(feedback_store.AnswerFeedback)}
+        queued = {i.conversation_id for i in session.query(feedback_store.ReviewItem)}
+    return rated, queued
+
+
 def _senders(tracker_url: str) -> set[str]:
     with sqlite3.connect(tracker_url.removeprefix("sqlite:///")) as connection:
         return {row[0] for row in connection.execute("SELECT sender_id FROM events")}
@@ -151,9 +173,15 @@ def test_purge_deletes_idle_conversations_and_old_closed_requests_only(
     closed = new_request(database_url, "old")
     still_open = new_request(database_url, "old-but-open")
     inbox.record(database_url, closed, "alex", "status", "closed")
+    _rate_and_queue(database_url, "old", now - timedelta(days=100))
+    _rate_and_queue(database_url, "recent", now - timedelta(days=2))
 
-    assert purge(database_url, tracker_url, days=90, now=now).conversations == 1
+    first = purge(database_url, tracker_url, days=90, now=now)
+    assert (first.conversations, first.review_items) == (1, 1)
     assert _senders(tracker_url) == {"recent"}
+    # The learning loop's copies of the old conversation go with it.
+    assert _learning_loop_senders(database_url) == ({"recent"}, {"recent"})
+    assert "Erased 1 review queue item(s), and the answer ratings" in first.report()
     assert {r.reference for r in recent_requests(database_url)} == {closed, still_open}
 
     later = now + timedelta(days=91)  # the requests are now old enough too
@@ -169,6 +197,8 @@ def test_forget_deletes_everything_for_one_conversation(
     tracker_url = _tracker_db(tmp_path / "conversations.db", {"family-a": now, "family-b": now})
     new_request(database_url, "family-a")
     kept = new_request(database_url, "family-b")
+    for sender in ("family-a", "family-b"):
+        _rate_and_queue(database_url, sender, utcnow())
 
     environment = {
         "CART_DATABASE_URL": database_url,
@@ -186,8 +216,11 @@ def test_forget_deletes_everything_for_one_conversation(
     )
 
     assert done.returncode == 0, done.stderr
-    assert "deleted 1 conversation(s) and 1 request(s)" in done.stdout
+    assert "deleted 1 conversation(s) and 1 request(s), 1 review queue item(s)" in done.stdout
+    assert "Erased 1 review queue item(s), and the answer ratings with them" in done.stdout
+    assert "data/nlu/reviewed.yml" in done.stdout.split("Not erased:", 1)[1]
     assert _senders(tracker_url) == {"family-b"}
+    assert _learning_loop_senders(database_url) == ({"family-b"}, {"family-b"})
     assert [r.reference for r in recent_requests(database_url)] == [kept]
 
 

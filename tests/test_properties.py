@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -98,13 +99,26 @@ def test_any_json_body_gets_a_reply_or_a_clean_400(servers: Servers, body: dict)
 @given(payload=json_values | st.fixed_dictionaries({"message": messages | json_values}))
 def test_any_socketio_payload_is_handled(servers: Servers, payload: object) -> None:
     received: list[dict] = []
+    confirmed: list[str] = []
+    ready = threading.Event()
     client = connect(servers.rasa_url, received)
+    client.on("session_confirm", lambda sid: (confirmed.append(sid), ready.set()))
     try:
+        # As the widget does: the server issues the conversation id first, and ignores
+        # messages outside it (channels/session_ids.py), so the payload reaches the bot.
+        client.emit("session_request", {"session_id": None})
+        assert ready.wait(REPLY_WITHIN_SECONDS), "no session_confirm"
         if isinstance(payload, dict):
-            payload = {**payload, "session_id": uuid.uuid4().hex}
+            payload = {**payload, "session_id": confirmed[0]}
         client.call("user_uttered", payload, timeout=REPLY_WITHIN_SECONDS)  # acknowledged
+        time.sleep(0.05)  # the last bot_uttered may trail the acknowledgement
     finally:
         client.disconnect()
+    if isinstance(payload, dict):
+        # Whatever the message (text, number, list, none, too long): an answer.
+        assert any(str(r.get("text", "")).strip() for r in received), (payload, received)
+    else:
+        assert received == []  # not a message: ignored, and the server carries on
 
 
 def test_after_all_that_everyone_is_still_served(servers: Servers) -> None:

@@ -15,6 +15,7 @@ import requests
 import socketio
 
 from actions.settings import load_contacts
+from components.encrypted_events import read_event_data
 from tests.servers import Servers, running_servers
 from tests.socket_client import exchange, texts
 
@@ -155,7 +156,7 @@ def _user_event_data(servers: Servers, sender: str) -> list[str]:
         rows = connection.execute(
             "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user'", (sender,)
         ).fetchall()
-    return [row[0] for row in rows]
+    return [read_event_data(row[0]) for row in rows]
 
 
 def test_oversized_metadata_is_dropped_and_the_message_answered(servers: Servers) -> None:

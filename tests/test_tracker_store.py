@@ -14,6 +14,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from components.encrypted_events import EncryptedEvent
 from components.tracker_store import ProgramTrackerStore
 from tests.action_helper import ROOT
 
@@ -64,8 +65,10 @@ def test_a_conversation_written_twice_is_stored_once_as_rasa_stores_it(database:
     run(store.save(again))
     run(store.save(again))  # nothing new: nothing written
 
-    # Rasa's own store, on the same file, reads back every event once, in order.
+    # Rasa's own store, on the same file, reads back every event once, in order (through
+    # the same encrypted mapping of the table: components/encrypted_events.py).
     rasa_store = SQLTrackerStore(domain=DOMAIN, host=database)
+    rasa_store.SQLEvent = EncryptedEvent
     from_rasa = run(rasa_store.retrieve("family-1"))
     assert [e.as_dict() for e in from_rasa.events] == [e.as_dict() for e in again.events]
     rows = _stored_rows(database, "family-1")

@@ -69,4 +69,14 @@ export class ChatStore {
     for (const message of this.state.messages) delete message.quickReplies;
     this.save();
   }
+
+  /** Forgets everything: the conversation id, its messages and what was not yet sent. */
+  clear() {
+    this.state = emptyState();
+    try {
+      this.store?.removeItem(KEY);
+    } catch {
+      // blocked: nothing was saved either
+    }
+  }
 }

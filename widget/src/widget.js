@@ -3,8 +3,9 @@
 // customData, mainColor ...). Everything shown is built with textContent (render.js).
 import { io } from "socket.io-client";
 
+import { cleanComment, MAX_COMMENT_LENGTH, postFeedback, ratedReply } from "./feedback.js";
 import { plainText } from "./markdown.js";
-import { renderMarkdown, renderPlain } from "./render.js";
+import { renderFeedback, renderMarkdown, renderPlain } from "./render.js";
 import { ChatStore } from "./storage.js";
 
 export const DEFAULTS = {
@@ -24,6 +25,10 @@ export const DEFAULTS = {
   mainColor: "#0b4f8a",
   userTextColor: "#ffffff",
   replyTimeoutMs: 30000,
+  // "Was this helpful?" (feedback.js): where ratings are posted (null: not asked), and
+  // how the messages that are not answers begin (form questions, greeting).
+  feedbackUrl: null,
+  feedbackSkip: [],
 };
 
 // What the status line says for each connection state (the "online" state shows nothing).
@@ -88,7 +93,13 @@ export class ChatWidget {
     this.closeButton = element("button", {
       type: "button", class: "cart-chat__close", "aria-label": "Close chat",
     }, "×");
-    header.append(heading, this.closeButton);
+    // On a shared family computer the next person must not see (or continue) this talk.
+    this.clearButton = element("button", {
+      type: "button",
+      class: "cart-chat__clear",
+      title: "Forget this conversation on this computer and start a new one",
+    }, "Clear chat");
+    header.append(heading, this.clearButton, this.closeButton);
 
     this.status = element("p", { class: "cart-chat__status", role: "status" });
     this.list = element("ol", {
@@ -141,6 +152,7 @@ export class ChatWidget {
 
     this.launcher.addEventListener("click", () => this.toggle());
     this.closeButton.addEventListener("click", () => this.close());
+    this.clearButton.addEventListener("click", () => this.clearConversation());
     this.panel.addEventListener("keydown", (event) => {
       if (event.key === "Escape") this.close();
     });
@@ -195,6 +207,32 @@ export class ChatWidget {
     this.store.state.open = false;
     this.store.save();
     this.launcher.focus();
+  }
+
+  /** Forgets the conversation in this browser (its id, messages and unsent messages) and
+   * empties the window; the next message starts a new conversation with a new id. */
+  clearConversation() {
+    if (this.socket) {
+      this.socket.removeAllListeners();
+      this.socket.disconnect();
+      this.socket = null;
+    }
+    this.ready = false;
+    this.flushing = false;
+    this.attempt++; // an acknowledgement still on its way belongs to the old conversation
+    this.hideTyping();
+    this.store.clear();
+    this.list.replaceChildren();
+    this.livePolite.textContent = "";
+    this.liveUrgent.textContent = "";
+    this.input.value = "";
+    this.note.textContent = "Chat cleared. Nothing of it is kept on this computer.";
+    if (!this.panel.hidden) {
+      this.store.state.open = true;
+      this.store.save();
+      this.connect();
+      this.input.focus();
+    }
   }
 
   // ---- Connection ----
@@ -305,6 +343,7 @@ export class ChatWidget {
         if (item.messageId !== null) {
           this.store.update(item.messageId, { pending: false });
           this.list.querySelector(`[data-id="${item.messageId}"]`)?.removeAttribute("data-pending");
+          this.offerFeedback(item.messageId);
         }
         this.store.save();
         this.flush();
@@ -372,9 +411,49 @@ export class ChatWidget {
     if (message.pending) {
       item.append(element("span", { class: "cart-chat__pending" }, "Waiting to send"));
     }
+    // Right under the answer, before its suggested replies (they stay next to the input).
+    if (message.feedback === "ask") item.append(this.renderFeedbackFor(message));
     if (message.quickReplies) item.append(this.renderQuickReplies(message.quickReplies));
     this.list.append(item);
     this.scrollToEnd();
+  }
+
+  // ---- "Was this helpful?" ----
+
+  /** After the assistant answered the family's message `messageId`: one offer to rate the
+   * answer, under its last message. Only the latest answer keeps an unanswered offer. */
+  offerFeedback(messageId) {
+    if (!this.config.feedbackUrl) return;
+    const messages = this.store.state.messages;
+    const replies = messages.filter((m) => m.id > messageId && m.from !== "user");
+    const rated = ratedReply(replies, this.config.feedbackSkip);
+    if (!rated) return;
+    for (const m of messages) {
+      if (m.feedback === "ask" && m !== rated) {
+        m.feedback = "expired";
+        this.list.querySelector(`[data-id="${m.id}"] .cart-chat__feedback`)?.remove();
+      }
+    }
+    rated.feedback = "ask";
+    this.store.save();
+    this.list.querySelector(`[data-id="${rated.id}"] .cart-chat__bubble`)
+      ?.after(this.renderFeedbackFor(rated));
+  }
+
+  renderFeedbackFor(message) {
+    return renderFeedback({
+      maxLength: MAX_COMMENT_LENGTH,
+      onRate: (helpful, comment) => {
+        this.store.update(message.id, { feedback: helpful ? "yes" : "no" });
+        postFeedback(this.config.feedbackUrl, {
+          conversationId: this.store.state.sessionId,
+          answer: message.text,
+          helpful,
+          comment: cleanComment(comment),
+        });
+      },
+      onDone: () => this.input.focus(),
+    });
   }
 
   renderQuickReplies(replies) {

@@ -339,7 +339,7 @@ class Triage:
                 for s, e in patients(clause, sign.start)
                 if s >= last_other
                 and not (possessive and s <= last_other + 1)
-                and not (s > 0 and doc[s - 1].lower_ in ("her", "his", "their"))
+                and not (s > 0 and doc[s - 1].lower_ in _NOT_OURS_BEFORE)
                 # "a girl in my daughter's class": the daughter only names the class.
                 and not (e < len(doc) and doc[e].lower_ in ("'s", "s"))
             ]
@@ -349,7 +349,10 @@ class Triage:
         subjects = found("patient", clause, sign.start)
         if writer_is_not_patient and subjects and doc[max(subjects)[0]].lower_ in ("i", "myself"):
             return sign, Reading.SOMEONE_ELSE
-        if found("hypothetical", clause, sign.start) and not now:
+        # "is it just tiredness if she can barely stay awake today?": a present sign
+        # wrapped in a question, not a condition.
+        wrapped_if = recent and found("wrapped_if", clause, sign.start)
+        if found("hypothetical", clause, sign.start) and not now and not wrapped_if:
             return sign, Reading.HYPOTHETICAL
         if recent:
             return sign, Reading.NOW
@@ -361,6 +364,9 @@ class Triage:
             return sign, Reading.GENERAL
         if patients(clause, sign.start) or patients(clause):
             return sign, Reading.NOW
+        # "is 100.6 normal four days after kymriah? that's what she has now."
+        if _is_question(doc, clause) and found("now", whole):
+            return sign, Reading.NOW
         if found("general", clause) or found("general", sentence):
             return sign, Reading.GENERAL
         # A bare sign ("fever!!", "seizure", "39.4 and shaking"): safety first.
@@ -368,8 +374,9 @@ class Triage:
             return sign, Reading.NOW
         if sign.name in _WEAK_SIGNS:
             return sign, Reading.UNCLEAR
-        # "is 38.1 a fever? that's what she's at": the patient is named elsewhere.
-        if patients(whole):
+        # "is 38.1 a fever? that's what she's at": the patient is named elsewhere, or the
+        # time is ("is this bleeding serious? it hasn't stopped for half an hour").
+        if patients(whole) or found("now", whole) or found("recent", whole):
             return sign, Reading.NOW
         return sign, Reading.UNCLEAR
 
@@ -491,6 +498,8 @@ _CLAUSE_END = frozenset(".!?\n;,:")
 _CLAUSE_WORDS = frozenset({"but", "so", "because", "cause", "pero", "porque"})
 
 
+# "their son", "a sick child", "another kid": someone's child, not the writer's.
+_NOT_OURS_BEFORE = frozenset({"her", "his", "their", "a", "an", "another", "other", "sick"})
 _SUBJECTS = frozenset({"he", "she", "i", "they", "we", "it"})
 
 

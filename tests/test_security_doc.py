@@ -1,12 +1,20 @@
 """Issue #15, "Also": SECURITY.md is a threat model whose claims each name the test that
 backs them, written `tests/file.py::test_name`. These tests keep the doc from drifting:
 every cited file exists and defines the cited test (read with ast, not imported, so no
-server starts), and every test file the doc names without a test exists too."""
+server starts), and every test file the doc names without a test exists too. The last
+test runs scripts/list_advisories.py (docs/advisories.md's table) against a real HTTP
+server on loopback that answers as PyPI's JSON API does."""
 
 from __future__ import annotations
 
 import ast
+import json
 import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -99,3 +107,92 @@ def test_a_made_up_or_renamed_test_is_caught(tmp_path: Path) -> None:
         "tests/test_gone.py::test_kept (no such file)",
         "tests/test_missing.py (no such file)",
     ]
+
+
+# ---- scripts/list_advisories.py, against a stand-in for PyPI's JSON API ----
+
+RELEASES = {
+    "/pypi/sanic/21.12.2/json": {
+        "info": {"name": "sanic"},
+        "vulnerabilities": [
+            {
+                "id": "PYSEC-2099-1",
+                "aliases": ["CVE-2099-0001", "GHSA-xxxx-yyyy-zzzz"],
+                "summary": "Path | traversal\nin static files",
+                "fixed_in": ["22.6.1"],
+            }
+        ],
+    },
+    # No release pages for these two (as on some mirrors): the project page answers for
+    # its newest release only.
+    "/pypi/jinja2/json": {"info": {"version": "3.1.6"}, "vulnerabilities": []},
+    "/pypi/aiohttp/json": {
+        "info": {"version": "3.14.3"},
+        "vulnerabilities": [{"id": "PYSEC-2099-2", "summary": "newest release only"}],
+    },
+}
+
+
+class FakeIndex(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = RELEASES.get(self.path)
+        self.send_response(200 if body else 404)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        if body:
+            self.wfile.write(json.dumps(body).encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def index_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeIndex)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/pypi"
+    server.shutdown()
+    server.server_close()
+
+
+def run_script(index_url: str, lock: Path, *names: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "list_advisories.py"), "--lock", str(lock),
+         "--index-url", index_url, *names],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_the_advisories_script_lists_the_locked_releases_and_never_hides_a_failure(
+    index_url: str, tmp_path: Path
+) -> None:
+    lock = tmp_path / "uv.lock"
+    lock.write_text(
+        "version = 1\n"
+        '[[package]]\nname = "sanic"\nversion = "21.12.2"\n'
+        '[[package]]\nname = "Jinja2"\nversion = "3.1.6"\n'
+        '[[package]]\nname = "aiohttp"\nversion = "3.9.5"\n',
+        encoding="utf-8",
+    )
+    done = run_script(index_url, lock, "sanic", "jinja2")
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert rows[1:] == [
+        "| sanic | 21.12.2 | PYSEC-2099-1 | CVE-2099-0001, GHSA-xxxx-yyyy-zzzz "
+        "| Path \\| traversal in static files | 22.6.1 |",
+        "| jinja2 | 3.1.6 | none known | | | |",
+    ]
+    assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", done.stdout)  # the date
+
+    # A release the index does not answer for is a failure, not "none known", even when
+    # the project page lists advisories of a newer release.
+    failed = run_script(index_url, lock, "aiohttp", "not-in-the-lock")
+    assert failed.returncode == 1
+    assert (
+        "| aiohttp | 3.9.5 | look-up failed: no release page (HTTP 404); "
+        "the newest release is 3.14.3 |" in failed.stdout
+    )
+    assert "PYSEC-2099-2" not in failed.stdout
+    assert "| not-in-the-lock | not locked |" in failed.stdout
+    assert "incomplete" in failed.stderr

@@ -40,10 +40,10 @@ from core.evaluation_sets import (  # noqa: E402
 )
 from core.suggestions import parent_topic, suggestions  # noqa: E402
 
-# Floors under the first look at today's held-out sets (docs/pipeline.md), so that a change
-# cannot quietly make understanding or safety worse. The targets of issues #13 and #14
-# (one click 0.97, recall 1.00, false alarms 0.05) are not met yet: they stay the goal.
-GATES = {"top1": 0.91, "one_click": 0.95, "recall": 0.94, "false_alarm": 0.25}
+# Floors just under the first look at today's held-out set (the fourth, docs/pipeline.md),
+# so that a change cannot quietly make understanding or safety worse. The targets of issues
+# #13 and #14 (one click 0.97, recall 1.00) are not met yet: they stay the goal.
+GATES = {"top1": 0.88, "one_click": 0.92, "recall": 0.96, "false_alarm": 0.06}
 TARGETS = {"top1": 0.90, "one_click": 0.97, "recall": 1.00, "false_alarm": 0.05}
 FALLBACK = "nlu_fallback"
 OFFERED_ON = (FALLBACK, "inform")

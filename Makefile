@@ -22,7 +22,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
                    components/red_flag_override.py core/safety.py
 
 .PHONY: help install train run shell test test-fast lint validate test-stories test-understanding evaluate-dev test-py bench \
-        compare-pipelines handoffs clean widget browser test-widget-js staff-user purge forget \
+        handoffs clean widget browser test-widget-js staff-user purge forget \
         nginx scale bench-scaled export-reviewed
 
 help:
@@ -152,9 +152,6 @@ forget: install
 staff-user: install
 	@test -n "$(USERNAME)" || { echo "Usage: make staff-user USERNAME=alex NAME='Alex Kim'"; exit 2; }
 	$(BIN)/python -m console.users add "$(USERNAME)" --name "$(NAME)" --role "$(or $(ROLE),coordinator)"
-
-compare-pipelines: install
-	$(BIN)/python scripts/compare_pipelines.py
 
 clean:
 	rm -rf build models results reports .rasa var widget/node_modules

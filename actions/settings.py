@@ -280,6 +280,10 @@ class TrackerSettings:
     # Redis (redis://host:port/db) for the conversation locks that several Rasa servers
     # share (components/lock_store.py); empty: in-memory locks, for one server.
     lock_store_url: str
+    # Rasa gets the latest this many user messages of a conversation (and the state where
+    # they start), not the whole session, so a message costs the same at turn 500 as at
+    # turn 5 (components/tracker_window.py); 0: the whole session, as Rasa does.
+    window_turns: int = 8
 
 
 def load_tracker_settings() -> TrackerSettings:
@@ -289,6 +293,7 @@ def load_tracker_settings() -> TrackerSettings:
         retention_days=float(_env("CART_RETENTION_DAYS", "90")),
         open_request_days=float(_env("CART_OPEN_REQUEST_DAYS", "180")),
         lock_store_url=os.environ.get("CART_LOCK_STORE_URL", "").strip(),
+        window_turns=int(_env("CART_TRACKER_WINDOW_TURNS", "8")),
     )
 
 

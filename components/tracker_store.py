@@ -19,6 +19,11 @@ server has seen recently goes on from its copy in memory, and its new turns are 
 the database once it is back, before anything else is read or written. A conversation
 with no copy here (the server was restarted during the outage) is answered as a new one
 in memory, and those turns are not written back: they would not fit the stored history.
+
+What Rasa gets is a bounded window of the conversation (components/tracker_window.py,
+CART_TRACKER_WINDOW_TURNS): the state where it starts and the recent events, so a message
+costs the same however long the conversation. `save` maps the new events back onto the
+whole conversation, which is what this store keeps and writes.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from sqlalchemy.pool import QueuePool
 from actions.private_files import private_sqlite
 from actions.settings import load_tracker_settings
 from components.encrypted_events import EncryptedEvent
+from components.tracker_window import TrackerWindows, WindowedTracker, apply_action_call_patch
 
 # The table Rasa's SQLTrackerStore keeps events in (rasa.core.tracker_store.SQLEvent).
 EVENTS_TABLE = "events"
@@ -80,10 +86,12 @@ class _Known:
     last_id: int | None  # the database id of the conversation's latest event
 
 
-def _starts_a_later_session(tracker: DialogueStateTracker) -> bool:
+def _starts_a_later_session(tracker: DialogueStateTracker, since: int = 0) -> bool:
     """True when a session started after the tracker's first events: the database's
-    read-back would hold only the new session, so the tracker is not handed out again."""
-    for index, item in enumerate(tracker.events):
+    read-back would hold only the new session, so the tracker is not handed out again.
+    `since`: the events before it were checked already (a long conversation's save looks
+    at its new events only)."""
+    for index, item in enumerate(itertools.islice(tracker.events, since, None), start=since):
         if index > 1 and isinstance(item, SessionStarted):
             return True
     return False
@@ -108,7 +116,8 @@ class ProgramTrackerStore(SQLTrackerStore):
         event_broker: EventBroker | None = None,
         **kwargs: Any,
     ) -> None:
-        url = load_tracker_settings().url
+        settings = load_tracker_settings()
+        url = settings.url
         private_sqlite(url)  # what families wrote: readable by this user only (0600)
         # A full URL as `host` is used as it is (SQLTrackerStore.get_db_url).
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
@@ -143,6 +152,10 @@ class ProgramTrackerStore(SQLTrackerStore):
         self._unwritten: dict[str, DialogueStateTracker] = {}
         # Conversations started afresh during an outage: never written back.
         self._detached: set[str] = set()
+        # Rasa is handed a bounded window of each conversation (None: the whole session).
+        self._windows = TrackerWindows(settings.window_turns) if settings.window_turns else None
+        if self._windows is not None:
+            apply_action_call_patch()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         try:
@@ -164,6 +177,8 @@ class ProgramTrackerStore(SQLTrackerStore):
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        if isinstance(tracker, WindowedTracker):
+            tracker = tracker.merge()  # the whole conversation, with the new turn
         sender_id = tracker.sender_id
         # What is known of this very tracker: handed out by retrieve, or saved before.
         known = [self._handed_out.pop(sender_id, None), self._recent.get(sender_id)]
@@ -184,7 +199,7 @@ class ProgramTrackerStore(SQLTrackerStore):
             )
             self._unwritten[sender_id] = tracker
             return
-        if not _starts_a_later_session(tracker):
+        if not _starts_a_later_session(tracker, previous.stored if previous else 0):
             self._remember(written)
 
     def _remember(self, known: _Known) -> None:
@@ -192,7 +207,9 @@ class ProgramTrackerStore(SQLTrackerStore):
 
     def _hand_out(self, known: _Known) -> DialogueStateTracker:
         _keep_latest(self._handed_out, known)
-        return known.tracker
+        if self._windows is None:
+            return known.tracker
+        return self._windows.view(known.tracker)
 
     def _latest_event_id(self, session: Any, sender_id: str) -> int | None:
         return session.execute(self._latest_id_query, {"sender_id": sender_id}).scalar()

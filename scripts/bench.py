@@ -92,6 +92,11 @@ policies:
     epochs: 100
     constrain_similarities: true
 """
+# One family's long conversation, sequential: ten messages repeated, so the first ten and
+# the last ten are the same messages (FAQs, the pre-screen, a message not understood).
+LONG_CYCLE = ["what is car t", "how much does it cost", "qwzx plorb", "what is crs",
+              "is my child eligible", "7", "yes", "yes", "where can we stay", "thanks"]  # fmt: skip
+LONG_TARGET_RATIO = 1.5  # the last ten at most 1.5x the first ten (issue #18)
 TARGETS = {"level": 32, "throughput": 40.0, "p95_ms": 250.0, "startup_s": 30.0,
            "rasa_memory_mb": 1500.0}  # fmt: skip
 
@@ -110,6 +115,15 @@ class LevelResult:
 
 
 @dataclass
+class LongResult:
+    messages: int
+    first_ten_ms: float  # median answer time of the first ten messages
+    last_ten_ms: float  # ...and of the last ten
+    ratio: float
+    errors: int
+
+
+@dataclass
 class ModelResult:
     name: str
     training_s: float
@@ -117,6 +131,7 @@ class ModelResult:
     rasa_memory_mb: float = 0.0
     action_memory_mb: float = 0.0
     levels: list[LevelResult] = field(default_factory=list)
+    long: list[LongResult] = field(default_factory=list)
     other_memory_mb: dict[str, float] = field(default_factory=dict)
 
 
@@ -263,6 +278,28 @@ def run_level(url: str, channel: str, level: int, seconds: float, max_messages: 
     )
 
 
+def run_long(url: str, messages: int) -> LongResult:
+    """One conversation of `messages` messages over REST, each sent once the previous is
+    answered: does a message cost more the longer its conversation is?"""
+    family = RestFamily(url)
+    family.start(f"bench-long-{uuid.uuid4().hex[:12]}")
+    latencies: list[float] = []
+    errors = 0
+    try:
+        for index in range(messages):
+            started = time.perf_counter()
+            try:
+                ok = family.say(LONG_CYCLE[index % len(LONG_CYCLE)])
+            except Exception:  # noqa: BLE001 - counted
+                ok = False
+            latencies.append((time.perf_counter() - started) * 1000)
+            errors += not ok
+    finally:
+        family.close()
+    first, last = percentile(latencies[:10], 0.5), percentile(latencies[-10:], 0.5)
+    return LongResult(messages, round(first, 1), round(last, 1), round(last / first, 2), errors)
+
+
 def train(name: str, out: Path, config: Path | None) -> tuple[Path, float]:
     started = time.monotonic()
     command = [str(RASA), "train", "--force", "--out", str(out), "--fixed-model-name", name]
@@ -303,6 +340,9 @@ def measure(name: str, model: Path, training_s: float, args: argparse.Namespace)
                 result.levels.append(
                     run_level(url, channel, level, args.seconds, args.max_messages, args.pace)
                 )
+        for messages in args.long:
+            print(f"  {name}: one conversation of {messages} messages...", flush=True)
+            result.long.append(run_long(url, messages))
         memory = {n: round(peak_rss_mb(pid), 0) for n, pid in pids.items()}
     rasa = [m for n, m in memory.items() if n.startswith("rasa")]
     action = [m for n, m in memory.items() if n.startswith("action")]
@@ -340,6 +380,17 @@ def markdown(results: list[ModelResult], args: argparse.Namespace) -> str:
             f"| {result.name} | {result.training_s} | {result.startup_s} | "
             f"{result.rasa_memory_mb:.0f} | {result.action_memory_mb:.0f} |"
         )
+    if any(result.long for result in results):
+        lines += ["", "One conversation, sequential (REST): median answer time of its first ten "
+                  "and last ten messages (the same ten messages):", "",
+                  "| model | messages | first ten ms | last ten ms | ratio | errors |",
+                  "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for result in results:
+            for long in result.long:
+                lines.append(
+                    f"| {result.name} | {long.messages} | {long.first_ten_ms} | "
+                    f"{long.last_ten_ms} | {long.ratio:.2f} | {long.errors} |"
+                )
     if len(results) == 2:
         ours, default = results
         lines += ["", f"Ratio {ours.name} / {default.name} (below 1: ours is faster):", "",
@@ -364,6 +415,12 @@ def markdown(results: list[ModelResult], args: argparse.Namespace) -> str:
             )
     lines.append(f"- first answer {ours.startup_s} s after start (target < 30): "
                  f"{'met' if ours.startup_s < TARGETS['startup_s'] else 'NOT met'}")  # fmt: skip
+    for long in ours.long:
+        met = long.ratio <= LONG_TARGET_RATIO and long.errors == 0
+        lines.append(
+            f"- a message at turn {long.messages}: {long.ratio:.2f}x one at turn 1 "
+            f"(target at most {LONG_TARGET_RATIO}x): {'met' if met else 'NOT met'}"
+        )
     memory_met = ours.rasa_memory_mb < TARGETS["rasa_memory_mb"]
     lines.append(f"- Rasa server memory {ours.rasa_memory_mb:.0f} MB (target < 1500): "
                  f"{'met' if memory_met else 'NOT met'}")  # fmt: skip
@@ -414,6 +471,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="per level and channel")
     parser.add_argument("--max-messages", type=int, default=3000, help="per level and channel")
     parser.add_argument("--pace", type=float, default=0.75)
+    parser.add_argument("--long", default="150,500",
+                        help="lengths of the long conversations ('' to skip)")  # fmt: skip
     parser.add_argument("--scaled", action="store_true", help="the scaled set-up (nginx)")
     parser.add_argument("--no-default", action="store_true",
                         help="skip Rasa's default configuration")  # fmt: skip
@@ -421,6 +480,7 @@ def main() -> int:
     args = parser.parse_args()
     args.levels = [int(n) for n in args.levels.split(",")]
     args.channels = [c.strip() for c in args.channels.split(",")]
+    args.long = [int(n) for n in args.long.split(",") if n.strip()]
 
     results: list[ModelResult] = []
     stem = "bench-scaled" if args.scaled else "bench"

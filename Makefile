@@ -42,8 +42,10 @@ help:
 build/uv/bin/uv:
 	@python=$$(scripts/find-python310) && $$python -m venv build/uv && build/uv/bin/pip install --quiet uv
 
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set (the images, CI) Python caches
+# no bytecode, and every start compiled Rasa and TensorFlow again (docs/performance.md).
 $(BIN)/.installed: pyproject.toml uv.lock | $(UV)
-	@python=$$(scripts/find-python310) && $(UV) sync --frozen --python "$$python"
+	@python=$$(scripts/find-python310) && $(UV) sync --frozen --compile-bytecode --python "$$python"
 	@touch $@
 
 $(SPACY_MODEL)/.built: $(BIN)/.installed components/spacy_pipeline.py content/entity_patterns.yml

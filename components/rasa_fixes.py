@@ -22,12 +22,19 @@ The patches:
    time there, more than the NLU model. The schema never changes, so it is checked once
    and the compiled validator is kept. The same validation, the same error message.
 2. The prediction graph runs without dask (components/graph_runner.py).
+3. The spaCy pipeline is loaded once per process (`_load_spacy_model_once`, below).
+   The model's prediction graph has two nodes of `SpacyNLP` (`provide_SpacyNLP0`, whose
+   pipeline every spaCy component uses, and `run_SpacyNLP0`, which is handed that one);
+   Rasa instantiates each, so the server read build/spacy_pipeline twice at start (about
+   half a second and a second copy in memory). Loads of the same directory, unchanged on
+   disk, now share one `SpacyModel`; the pipeline is only read from, never changed.
 """
 
 from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import rasa
@@ -35,6 +42,7 @@ import rasa.core.processor
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
+from rasa.nlu.utils.spacy_utils import SpacyModel, SpacyNLP
 from rasa.shared.constants import DOCS_BASE_URL
 
 from components.graph_runner import SequentialGraphRunner
@@ -94,10 +102,45 @@ def _patch_graph_runner() -> None:
     rasa.core.processor.DaskGraphRunner = SequentialGraphRunner  # type: ignore[misc]
 
 
+_rasa_load_spacy_model = SpacyNLP.load_model
+
+
+def _spacy_model_version(name: str) -> float | None:
+    """When the pipeline directory last changed (None for an installed package name), so
+    that a pipeline rebuilt on disk is read again by a later model load (PUT /model)."""
+    path = Path(name)
+    if not path.is_dir():
+        return None
+    return max((f.stat().st_mtime for f in path.rglob("*")), default=path.stat().st_mtime)
+
+
+@lru_cache(maxsize=4)
+def _cached_spacy_model(name: str, version: float | None) -> SpacyModel:
+    return _rasa_load_spacy_model(name)
+
+
+def _load_spacy_model_once(spacy_model_name: str) -> SpacyModel:
+    if not spacy_model_name:  # Rasa's own error message for a missing name
+        return _rasa_load_spacy_model(spacy_model_name)
+    return _cached_spacy_model(spacy_model_name, _spacy_model_version(spacy_model_name))
+
+
+def _patch_spacy_model_loading() -> None:
+    SpacyNLP.load_model = staticmethod(_load_spacy_model_once)  # type: ignore[method-assign]
+
+
+def _patch_action_call_format() -> None:
+    from components.tracker_window import window_aware_call_format
+
+    RemoteAction._action_call_format = window_aware_call_format  # type: ignore[method-assign]
+
+
 # Every patch, in the order applied; docs/rasa-patches.md has one section per name.
 PATCHES = {
     "action-result-validation": _patch_action_result_validation,
     "sequential-graph-runner": _patch_graph_runner,
+    "spacy-model-once": _patch_spacy_model_loading,
+    "windowed-action-call": _patch_action_call_format,
 }
 
 

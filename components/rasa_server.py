@@ -4,6 +4,7 @@ The same arguments as the `rasa` command (`run`, `shell`, `test`, ...), with two
 done first:
 - the installed Rasa's version is checked and every patch of components/rasa_fixes.py is
   applied explicitly; on another Rasa version it stops with one line instead of starting;
+- optional packages that Rasa never uses are kept from loading (`skip_unused_imports`);
 - with `--enable-api`, the HTTP API's token is taken from CART_RASA_API_TOKEN.
   `rasa run --enable-api --auth-token TOKEN` puts the token on the command line, where
   any local user can read it (`ps`, /proc/<pid>/cmdline); started through this module,
@@ -22,6 +23,18 @@ import sys
 
 TOKEN_VARIABLE = "CART_RASA_API_TOKEN"
 
+# Installed as a dependency of TensorFlow 2.12 but never used by Rasa, and imported only
+# inside `try: ... except ImportError` (TF Lite's `from jax import xla_computation`): it
+# cost about 2 s of every start (`python -X importtime`, docs/performance.md).
+UNUSED_OPTIONAL_PACKAGES = ("jax",)
+
+
+def skip_unused_imports() -> None:
+    """Makes `import jax` fail fast (a None entry in sys.modules raises ImportError), so
+    TensorFlow takes its own without-jax path. Must run before TensorFlow is imported."""
+    for name in UNUSED_OPTIONAL_PACKAGES:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
 
 def command_with_token(arguments: list[str], token: str | None) -> list[str]:
     """Rasa's arguments, with the token where the API is on. The API never runs open: with
@@ -36,6 +49,7 @@ def command_with_token(arguments: list[str], token: str | None) -> list[str]:
 
 
 def main(arguments: list[str]) -> None:
+    skip_unused_imports()
     # Imported here: importing Rasa takes seconds, and the token check above is cheap.
     from rasa.__main__ import main as rasa_main
 

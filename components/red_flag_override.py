@@ -25,7 +25,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from core.safety import Assessment, Verdict, assess
+from core.safety import Assessment, Verdict, assess, default_triage
 from core.suggestions import suggestions
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,9 @@ class RedFlagOverride(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> RedFlagOverride:
+        # Build the triage's matchers while the model loads, not on the first family's
+        # message (about a second).
+        default_triage()
         return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

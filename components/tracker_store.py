@@ -54,8 +54,9 @@ from sqlalchemy.pool import QueuePool
 
 from actions.private_files import private_sqlite
 from actions.settings import load_tracker_settings
+from components import rasa_fixes
 from components.encrypted_events import EncryptedEvent
-from components.tracker_window import TrackerWindows, WindowedTracker, apply_action_call_patch
+from components.tracker_window import TrackerWindows, WindowedTracker
 
 # The table Rasa's SQLTrackerStore keeps events in (rasa.core.tracker_store.SQLEvent).
 EVENTS_TABLE = "events"
@@ -155,7 +156,7 @@ class ProgramTrackerStore(SQLTrackerStore):
         # Rasa is handed a bounded window of each conversation (None: the whole session).
         self._windows = TrackerWindows(settings.window_turns) if settings.window_turns else None
         if self._windows is not None:
-            apply_action_call_patch()
+            rasa_fixes.apply()  # includes `windowed-action-call`
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         try:

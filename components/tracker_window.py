@@ -255,13 +255,12 @@ def _copy_state(source: DialogueStateTracker, target: DialogueStateTracker) -> N
 _original_call_format = RemoteAction._action_call_format
 
 
-def _action_call_format(self: RemoteAction, tracker: DialogueStateTracker, domain: Any) -> Any:
-    """The action server gets the window's events, but for the actions that read history."""
+def window_aware_call_format(
+    self: RemoteAction, tracker: DialogueStateTracker, domain: Any
+) -> Any:
+    """The action server gets the window's events, but for the actions that read history.
+    Installed by components/rasa_fixes.py (patch `windowed-action-call`)."""
     if isinstance(tracker, WindowedTracker) and self.name() not in FULL_HISTORY_ACTIONS:
         with tracker.window_only():
             return _original_call_format(self, tracker, domain)
     return _original_call_format(self, tracker, domain)
-
-
-def apply_action_call_patch() -> None:
-    RemoteAction._action_call_format = _action_call_format  # type: ignore[method-assign]

@@ -114,7 +114,14 @@ print("ENTRY", patched(), ",".join(rasa_fixes.applied))
 def test_rasa_gets_every_patch_through_the_entry_point_and_through_plain_rasa_run() -> None:
     result = _run_python(BOTH_WAYS, env=_env_without_project_settings())
     assert result.returncode == 0, result.stderr[-3000:]
-    every = ",".join(["action-result-validation", "sequential-graph-runner"])
+    every = ",".join(
+        [
+            "action-result-validation",
+            "sequential-graph-runner",
+            "spacy-model-once",
+            "windowed-action-call",
+        ]
+    )
     assert f"PLAIN True {every} http://127.0.0.1:5055/webhook" in result.stdout  # local default
     assert f"ENTRY True {every}" in result.stdout
 

@@ -226,7 +226,10 @@ def scaled_stack(
                 [str(PYTHON), "-m", "components.rasa_server", "run", "--model", str(model),
                  "--endpoints", "deploy/endpoints.yml",
                  "--credentials", "credentials.yml", "--interface", "127.0.0.1",
-                 "--port", str(rasa_port)],
+                 "--port", str(rasa_port),
+                 # The HTTP API for the console's takeover, only with a token (internal
+                 # ports; nginx never routes it).
+                 *(["--enable-api"] if environment.get("CART_RASA_API_TOKEN") else [])],
             )  # fmt: skip
             if n == 1:
                 _wait(f"http://127.0.0.1:{rasa_port}/", process, 180)

@@ -9,6 +9,7 @@ servers behind nginx (scripts/scaled_stack.py), sharing the tracker store and th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import threading
@@ -24,8 +25,10 @@ import sqlalchemy as sa
 
 from actions.handoff_store import recent_requests
 from components.encrypted_events import read_event_data
+from console.takeover import RasaConversations, join
+from console.takeover import say as coordinator_says
 from scripts.scaled_stack import ScaledStack, nginx_binary, scaled_stack
-from tests.socket_client import exchange, texts
+from tests.socket_client import connect, exchange, texts
 from tests.test_e2e_handoff import ANSWERS
 
 
@@ -37,10 +40,14 @@ def stack(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "CART_LOCK_STORE_URL": "redis://127.0.0.1:6379/1",
         "CART_SENDER_MESSAGES_PER_MINUTE": "0",
         "CART_ADDRESS_MESSAGES_PER_MINUTE": "0",
+        "CART_RASA_API_TOKEN": API_TOKEN,  # the console's takeover, on the internal ports
     }
     # REST through nginx (expose_rest) drives the load; families' set-ups expose socket.io only.
     with scaled_stack(tmp_path_factory.mktemp("scaled"), env, 2, 2, expose_rest=True) as running:
         yield running
+
+
+API_TOKEN = f"token-{uuid.uuid4().hex}"
 
 
 def say(url: str, sender: str, message: str, timeout: float = 60) -> list[dict]:
@@ -190,3 +197,34 @@ def test_the_nginx_config_is_valid(stack: ScaledStack) -> None:
         capture_output=True, text=True,
     )  # fmt: skip
     assert check.returncode == 0, check.stderr
+
+
+def test_a_coordinator_reaches_a_family_behind_nginx_through_either_rasa_server(
+    stack: ScaledStack,
+) -> None:
+    """Issue #15, item 5, behind nginx: the family's widget is held by one server (sticky);
+    the console speaks through each server in turn, and every word reaches the family
+    (socket.io rooms shared through Redis)."""
+    received: list[dict] = []
+    family = connect(stack.url, received)
+    try:
+        confirmed: list[str] = []
+        ready = threading.Event()
+        family.on("session_confirm", lambda sid: (confirmed.append(sid), ready.set()))
+        family.emit("session_request", {"session_id": None})
+        assert ready.wait(10)
+        [conversation] = confirmed
+        family.call("user_uttered", {"message": "what is kymriah", "session_id": conversation},
+                    timeout=30)  # fmt: skip
+        assert "KYMRIAH" in texts(received)
+        consoles = [RasaConversations(url, API_TOKEN) for url in stack.rasa_urls]
+        asyncio.run(join(consoles[0], conversation, "Alex"))
+        for n, console in enumerate(consoles, 1):
+            words = f"Hello from Alex, through Rasa server {n} ({uuid.uuid4().hex[:6]})."
+            asyncio.run(coordinator_says(console, conversation, "Alex", words))
+            deadline = time.monotonic() + 10
+            while words not in texts(received) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert words in texts(received), (n, texts(received))
+    finally:
+        family.disconnect()

@@ -146,6 +146,37 @@ def _conversation(url: str, sender: str, messages: list[str]) -> list[str]:
     return answers
 
 
+def test_a_coordinator_reaches_a_family_behind_nginx_through_either_rasa_server(
+    stack: ScaledStack,
+) -> None:
+    """Issue #15, item 5, behind nginx: the family's widget is held by one server (sticky);
+    the console speaks through each server in turn, and every word reaches the family
+    (socket.io rooms shared through Redis). Runs before the test that kills a server."""
+    received: list[dict] = []
+    family = connect(stack.url, received)
+    try:
+        confirmed: list[str] = []
+        ready = threading.Event()
+        family.on("session_confirm", lambda sid: (confirmed.append(sid), ready.set()))
+        family.emit("session_request", {"session_id": None})
+        assert ready.wait(10)
+        [conversation] = confirmed
+        family.call("user_uttered", {"message": "what is kymriah", "session_id": conversation},
+                    timeout=30)  # fmt: skip
+        assert "KYMRIAH" in texts(received)
+        consoles = [RasaConversations(url, API_TOKEN) for url in stack.rasa_urls]
+        asyncio.run(join(consoles[0], conversation, "Alex"))
+        for n, console in enumerate(consoles, 1):
+            words = f"Hello from Alex, through Rasa server {n} ({uuid.uuid4().hex[:6]})."
+            asyncio.run(coordinator_says(console, conversation, "Alex", words))
+            deadline = time.monotonic() + 10
+            while words not in texts(received) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert words in texts(received), (n, texts(received))
+    finally:
+        family.disconnect()
+
+
 def test_a_killed_rasa_server_loses_no_conversation(stack: ScaledStack, postgres_url: str) -> None:
     messages = ["hi", "what is car t", "is my child eligible", "9", "yes", "yes",
                 "what is crs", "how much does it cost", "thanks", "what is kymriah"]  # fmt: skip
@@ -197,34 +228,3 @@ def test_the_nginx_config_is_valid(stack: ScaledStack) -> None:
         capture_output=True, text=True,
     )  # fmt: skip
     assert check.returncode == 0, check.stderr
-
-
-def test_a_coordinator_reaches_a_family_behind_nginx_through_either_rasa_server(
-    stack: ScaledStack,
-) -> None:
-    """Issue #15, item 5, behind nginx: the family's widget is held by one server (sticky);
-    the console speaks through each server in turn, and every word reaches the family
-    (socket.io rooms shared through Redis)."""
-    received: list[dict] = []
-    family = connect(stack.url, received)
-    try:
-        confirmed: list[str] = []
-        ready = threading.Event()
-        family.on("session_confirm", lambda sid: (confirmed.append(sid), ready.set()))
-        family.emit("session_request", {"session_id": None})
-        assert ready.wait(10)
-        [conversation] = confirmed
-        family.call("user_uttered", {"message": "what is kymriah", "session_id": conversation},
-                    timeout=30)  # fmt: skip
-        assert "KYMRIAH" in texts(received)
-        consoles = [RasaConversations(url, API_TOKEN) for url in stack.rasa_urls]
-        asyncio.run(join(consoles[0], conversation, "Alex"))
-        for n, console in enumerate(consoles, 1):
-            words = f"Hello from Alex, through Rasa server {n} ({uuid.uuid4().hex[:6]})."
-            asyncio.run(coordinator_says(console, conversation, "Alex", words))
-            deadline = time.monotonic() + 10
-            while words not in texts(received) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert words in texts(received), (n, texts(received))
-    finally:
-        family.disconnect()

@@ -58,6 +58,16 @@ class PageWatch:
         ]
 
 
+def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page (axe already injected)."""
+    results = page.evaluate("async () => await axe.run(document)")
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 def watch(page: Page, seen: PageWatch) -> PageWatch:
     page.on("console", lambda m: m.type == "error" and seen.errors.append(m.text))
     page.on("pageerror", lambda e: seen.errors.append(str(e)))

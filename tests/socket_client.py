@@ -70,5 +70,16 @@ def exchange(
         client.disconnect()
 
 
+def confirm_session(client: socketio.Client, requested: object = None) -> str:
+    """Asks the server for a conversation (`requested`: an id to resume, or None) and
+    returns the id it confirmed: the only one this socket may then write to."""
+    confirmed: list[str] = []
+    ready = threading.Event()
+    client.on("session_confirm", lambda sid: (confirmed.append(sid), ready.set()))
+    client.emit("session_request", {"session_id": requested})
+    assert ready.wait(10), "no session_confirm"
+    return confirmed[-1]
+
+
 def texts(replies: list[dict]) -> str:
     return "\n".join(r.get("text", "") for r in replies)

@@ -26,6 +26,7 @@ from tests.browser import (
     Chat,
     PageWatch,
     console_server,
+    serious_violations,
     serve_module,
     watch,
 )
@@ -176,15 +177,6 @@ def test_a_no_with_a_comment_reaches_the_queue_masked_is_labelled_and_exported(
     assert "Liam" not in out.read_text(encoding="utf-8")
 
 
-def _serious_violations(page: Page) -> list[str]:
-    results = page.evaluate("async () => await axe.run(document.body)")
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
-        for v in results["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def test_the_feedback_controls_and_the_queue_pass_axe(browser: Browser, stack: Stack) -> None:
     # axe-core is injected as a script, which the pages' CSP rightly refuses; these
     # contexts alone bypass it.
@@ -197,15 +189,15 @@ def test_the_feedback_controls_and_the_queue_pass_axe(browser: Browser, stack: S
         chat.ask("what is car t")
         expect(feedback(page)).to_be_visible()
         page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
-        assert _serious_violations(page) == []
+        assert serious_violations(page) == []
         feedback(page).get_by_role("button", name="No").click()
         expect(page.get_by_label("What were you looking for? (optional)")).to_be_focused()
-        assert _serious_violations(page) == []
+        assert serious_violations(page) == []
 
         console = context.new_page()
         coordinator_logs_in(console, stack)
         console.goto(f"{stack.console_url}/review?status=all")
         console.add_script_tag(content=AXE.read_text(encoding="utf-8"))
-        assert _serious_violations(console) == []
+        assert serious_violations(console) == []
     finally:
         context.close()

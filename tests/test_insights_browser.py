@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from console.auth import create_user
-from tests.browser import AXE, SCREENSHOTS, PageWatch, console_server, watch
+from tests.browser import AXE, SCREENSHOTS, PageWatch, console_server, serious_violations, watch
 from tests.test_insights import (
     CONVERSATIONS,
     END,
@@ -139,12 +139,6 @@ def test_no_serious_accessibility_violations(
         for summary in page.locator("details summary").all():
             summary.click()  # the tables too
         page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
-        results = page.evaluate("async () => await axe.run(document)")
-        serious = [
-            f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
-            for v in results["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
-        assert serious == []
+        assert serious_violations(page) == []
     finally:
         context.close()

@@ -28,7 +28,7 @@ from components.encrypted_events import read_event_data
 from console.takeover import RasaConversations, join
 from console.takeover import say as coordinator_says
 from scripts.scaled_stack import ScaledStack, nginx_binary, scaled_stack
-from tests.socket_client import connect, exchange, texts
+from tests.socket_client import confirm_session, connect, exchange, texts
 from tests.test_e2e_handoff import ANSWERS
 
 
@@ -155,12 +155,7 @@ def test_a_coordinator_reaches_a_family_behind_nginx_through_either_rasa_server(
     received: list[dict] = []
     family = connect(stack.url, received)
     try:
-        confirmed: list[str] = []
-        ready = threading.Event()
-        family.on("session_confirm", lambda sid: (confirmed.append(sid), ready.set()))
-        family.emit("session_request", {"session_id": None})
-        assert ready.wait(10)
-        [conversation] = confirmed
+        conversation = confirm_session(family)
         family.call("user_uttered", {"message": "what is kymriah", "session_id": conversation},
                     timeout=30)  # fmt: skip
         assert "KYMRIAH" in texts(received)

@@ -26,7 +26,7 @@ from channels.socketio import too_long_text
 from scripts.scaled_stack import nginx_binary, render_nginx_config
 from tests.action_helper import ROOT
 from tests.servers import Servers, free_port, running_servers
-from tests.socket_client import connect, exchange, texts
+from tests.socket_client import confirm_session, connect, exchange, texts
 
 SESSION_KEY = f"test-session-key-{uuid.uuid4().hex}"
 # Just under python-engineio's default frame limit (1,000,000): accepted before the fix.
@@ -40,13 +40,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         yield running
 
 
-def _confirm(client, requested: object) -> str:  # noqa: ANN001 - a socketio.Client
-    confirmed: list[str] = []
-    ready = threading.Event()
-    client.on("session_confirm", lambda sid: (confirmed.append(sid), ready.set()))
-    client.emit("session_request", {"session_id": requested})
-    assert ready.wait(10), "no session_confirm"
-    return confirmed[-1]
+_confirm = confirm_session
 
 
 def _user_rows(servers: Servers, sender: str) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import redis
 
 from console.takeover import RasaConversations, join, say
 from tests.servers import Servers, running_servers
-from tests.socket_client import connect, texts
+from tests.socket_client import confirm_session, connect, texts
 
 REDIS_URL = os.environ.get("CART_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
 TOKEN = f"token-{uuid.uuid4().hex}"
@@ -60,12 +59,7 @@ def test_a_coordinator_on_server_b_reaches_a_family_on_server_a(
     received: list[dict] = []
     family = connect(server_a.rasa_url, received)
     try:
-        confirmed: list[str] = []
-        ready = threading.Event()
-        family.on("session_confirm", lambda sid: (confirmed.append(sid), ready.set()))
-        family.emit("session_request", {"session_id": None})
-        assert ready.wait(10)
-        [conversation] = confirmed
+        conversation = confirm_session(family)
         family.call("user_uttered", {"message": "what is kymriah", "session_id": conversation},
                     timeout=30)  # fmt: skip
         assert "KYMRIAH" in texts(received)

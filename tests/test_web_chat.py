@@ -29,6 +29,7 @@ from tests.browser import (
     Chat,
     CuttableProxy,
     PageWatch,
+    serious_violations,
     watch,
     web_page_server,
 )
@@ -296,15 +297,6 @@ def test_every_control_works_from_the_keyboard(page: Page) -> None:
     expect(launcher).to_be_focused()
 
 
-def _serious_violations(page: Page) -> list[str]:
-    results = page.evaluate("async () => await axe.run(document.body)")
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
-        for v in results["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def test_no_serious_accessibility_violations_open_or_closed(browser: Browser, stack: Stack) -> None:
     # axe-core is injected as a script, which the page's CSP rightly refuses; this
     # context alone bypasses it.
@@ -313,12 +305,12 @@ def test_no_serious_accessibility_violations_open_or_closed(browser: Browser, st
     try:
         page.goto(stack.page_url)
         page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
-        assert _serious_violations(page) == []
+        assert serious_violations(page) == []
         chat = Chat(page)
         chat.open()
         chat.ask("my son has a fever right now")  # the emergency styling too
         chat.ask("what is car t")
-        assert _serious_violations(page) == []
+        assert serious_violations(page) == []
     finally:
         context.close()
 

@@ -254,7 +254,7 @@ class Triage:
         # A long message of repeated signs is read on its first signs only: linear cost.
         kept = _dedupe(signs)[:MAX_SIGNS_READ]
         readings = [
-            self._read(doc, sign, context, sentences[sign.start], clauses[sign.start])
+            self._read(doc, sign, context, sentences[sign.start], clauses[sign.start], kept)
             for sign in kept
         ]
         names = tuple(dict.fromkeys(s.name for s, _ in readings))
@@ -279,6 +279,7 @@ class Triage:
         context: list[tuple[str, int, int]],
         sentence: Span,
         clause: Span,
+        all_signs: Sequence[_Sign] = (),
     ) -> tuple[_Sign, Reading]:
         def found(kind: str, span: Span, before: int | None = None) -> list[tuple[int, int]]:
             hits = [
@@ -289,11 +290,13 @@ class Triage:
             return [(s, e) for s, e in hits if before is None or e <= before]
 
         whole = doc[:]
-        # "confused about the insurance": a word about understanding, not a sign.
+        # "confused about the insurance": a word about understanding, not a sign; but
+        # "confused about where she is" / "confused what day it is" is disorientation.
         if (
             sign.name == "confusion"
             and sign.end < len(doc)
             and doc[sign.end].lower_ in _NOT_CONFUSION_AFTER
+            and not _is_disorientation(doc, sign.end)
         ):
             return sign, Reading.NEGATED
         if sign.name == NORMAL_TEMPERATURE:
@@ -308,14 +311,28 @@ class Triage:
             return sign, Reading.NEGATED
         if any(s >= sign.end and s - sign.end <= 1 for s, _ in found("general_after", clause)):
             return sign, Reading.GENERAL
-        if any(sign.start - e <= 1 for _, e in found("general_before", clause, sign.start)):
+        # "the form mentions confusion and trouble speaking": the whole list is named.
+        if any(
+            sign.start - e <= 1 or _only_signs_between(doc, e, sign.start, all_signs)
+            for _, e in found("general_before", clause, sign.start)
+        ):
             return sign, Reading.GENERAL
         resolved = found("resolved", whole)
-        # "it's gone now": that "now" belongs to the sign being over.
+        # "it's gone now": that "now" belongs to the sign being over; "her fever went away
+        # and she's home now": that "now" belongs to a new subject's clause.
         now = any(
-            not any(rs <= s <= re + 1 for rs, re in resolved) for s, _ in found("now", sentence)
+            not any(rs <= s <= re + 1 for rs, re in resolved)
+            and not (resolved and _new_subject_between(doc, min(e, sign.end), max(s, sign.start)))
+            for s, e in found("now", sentence)
         )
-        recent = now or bool(found("recent", sentence))
+        onsets = found("onset_question", whole)
+
+        def recent_in(span: Span) -> bool:
+            return any(
+                not any(os <= s < oe for os, oe in onsets) for s, _ in found("recent", span)
+            )
+
+        recent = now or recent_in(sentence)
         if resolved and not now:
             return sign, Reading.PAST
         if found("distant_past", sentence) and not recent:
@@ -328,7 +345,17 @@ class Triage:
                 hits = [(s, e) for s, e in hits if doc[s].lower_ not in ("i", "myself")]
             return hits
 
-        someone_else = found("someone_else", clause, sign.start)
+        # "he tried to text his friend and couldn't spell his name": the friend is only
+        # the object of what our patient did, not the one with the sign.
+        patients_before = patients(clause, sign.start)
+        someone_else = [
+            (s, e)
+            for s, e in found("someone_else", clause, sign.start)
+            if not (
+                any(t.lower_ in _OBJECT_PREPOSITIONS for t in doc[max(s - 2, 0) : s])
+                and any(ps < s for ps, _ in patients_before)
+            )
+        ]
         if someone_else:
             last_other = max(e for _, e in someone_else)
             # "my friend's daughter", "another mom ... her son": still someone else's child.
@@ -345,6 +372,17 @@ class Triage:
             ]
             if possessive or not (treated or patient_after):
                 return sign, Reading.SOMEONE_ELSE
+        # "The baby has chills. Can she be near her brother who had CAR T?": the treated
+        # child is the brother, so the sign is a sibling's.
+        if not found("treatment", clause) and any(
+            doc[s].lower_ in _SIBLINGS
+            and any(
+                s < ts <= s + 8 and not any(t.text in _SENTENCE_END for t in doc[s:ts])
+                for ts, _ in found("treatment", whole)
+            )
+            for s, _ in found("someone_else", whole)
+        ):
+            return sign, Reading.SOMEONE_ELSE
         # "I'm here to visit my son and I have a fever myself": the writer's own sign.
         subjects = found("patient", clause, sign.start)
         if writer_is_not_patient and subjects and doc[max(subjects)[0]].lower_ in ("i", "myself"):
@@ -369,6 +407,24 @@ class Triage:
             return sign, Reading.NOW
         if found("general", clause) or found("general", sentence):
             return sign, Reading.GENERAL
+        # "Confusion and seizures after CAR T": a headline naming the therapy's signs, with
+        # nobody's sign and no time in it: not clearly now (safety line, then the answer).
+        afters = [
+            t.i
+            for s, _ in found("treatment", clause)
+            for t in doc[max(s - 2, sign.end) : s]
+            if t.lower_ == "after"
+        ]
+        # Only signs and "and"/"or" before the "after": a title, not a sentence.
+        headline = bool(afters) and _only_signs_between(doc, clause.start, afters[0], all_signs)
+        if (
+            headline
+            and not patients(whole)
+            and not found("urgent", whole)
+            and "!" not in doc.text
+            and not doc[sign.start].like_num
+        ):
+            return sign, Reading.UNCLEAR
         # A bare sign ("fever!!", "seizure", "39.4 and shaking"): safety first.
         if not _is_question(doc, clause):
             return sign, Reading.NOW
@@ -376,7 +432,7 @@ class Triage:
             return sign, Reading.UNCLEAR
         # "is 38.1 a fever? that's what she's at": the patient is named elsewhere, or the
         # time is ("is this bleeding serious? it hasn't stopped for half an hour").
-        if patients(whole) or found("now", whole) or found("recent", whole):
+        if patients(whole) or found("now", whole) or recent_in(whole):
             return sign, Reading.NOW
         return sign, Reading.UNCLEAR
 
@@ -492,6 +548,20 @@ _WEAK_SIGNS = frozenset({"general_emergency"})
 _NOT_CONFUSION_AFTER = frozenset(
     {"about", "by", "with", "on", "over", "what", "how", "why", "which", "if", "whether", "than"}
 )
+# Words after "confused (about)" that ask where, who or when one is: a sign, not a topic.
+_ORIENTATION_WORDS = frozenset({"where", "who", "day", "year", "time", "month"})
+
+
+def _is_disorientation(doc: Doc, start: int) -> bool:
+    following = [t.lower_ for t in doc[start : start + 3]]
+    if following and following[0] == "about":
+        following = following[1:]
+    return bool(following) and (
+        following[0] in ("where", "who")
+        or (following[0] == "what" and len(following) > 1 and following[1] in _ORIENTATION_WORDS)
+    )
+
+
 _RANK = {Verdict.NONE: 0, Verdict.MENTION: 1, Verdict.EMERGENCY: 2}
 _SENTENCE_END = frozenset(".!?\n")
 _CLAUSE_END = frozenset(".!?\n;,:")
@@ -500,6 +570,10 @@ _CLAUSE_WORDS = frozenset({"but", "so", "because", "cause", "pero", "porque"})
 
 # "their son", "a sick child", "another kid": someone's child, not the writer's.
 _NOT_OURS_BEFORE = frozenset({"her", "his", "their", "a", "an", "another", "other", "sick"})
+_SIBLINGS = frozenset({"brother", "sister", "sibling", "twin", "brothers", "sisters", "siblings"})
+# Words that may join the signs of a headline ("Confusion and seizures after CAR T").
+_HEADLINE_GLUE = frozenset({"and", "or", "&", "the", "a", "an", "/"})
+_OBJECT_PREPOSITIONS = frozenset({"to", "with"})
 _SUBJECTS = frozenset({"he", "she", "i", "they", "we", "it"})
 
 
@@ -536,6 +610,16 @@ def _spans(doc: Doc, ends: frozenset[str], words: frozenset[str]) -> list[Span]:
             start = i + 1
     by_token.extend([doc[start:]] * (len(doc) - start))
     return by_token
+
+
+def _only_signs_between(doc: Doc, start: int, end: int, signs: Sequence[_Sign]) -> bool:
+    """Only signs, "and"/"or" and commas from start to end: a list of signs."""
+    return all(
+        (t.is_punct and t.text != "!")
+        or t.lower_ in _HEADLINE_GLUE
+        or any(sign.start <= t.i < sign.end for sign in signs)
+        for t in doc[start:end]
+    )
 
 
 def _is_question(doc: Doc, clause: Span) -> bool:

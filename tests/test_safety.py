@@ -53,6 +53,13 @@ EMERGENCIES = [
     "his hands won't cooperate and he's shaky",
     "my 4 year old is 38.7",
     "the worst headache i've ever had, im 24",
+    # Disorientation, lay fever and chills, words going wrong, the friend as an object.
+    "he woke up confused about where we are",
+    "she's like a hot water bottle and wants more blankets",
+    "im texting the wrong words and my brain is slow tonight",
+    "he was playing with his cousin and now he can't write his name",
+    "Urgent: seizure after infusion",
+    "tiene el corazón súper acelerado",
 ]
 
 MENTIONS = [
@@ -96,6 +103,14 @@ NOT_EMERGENCIES = [
     "i have chills myself, should i stay away from my son after his infusion?",
     "seizures after car t: what parents should know",
     "mi hija tuvo fiebre pero ya está bien",
+    # Over, with a "now" that belongs to another clause; a question about onset; a list
+    # of signs named by a form; chemo's past; a sibling of the treated child.
+    "his shaking cleared up two days ago and he's back at school now, any long term effects?",
+    "is a crs fever sudden or does it start slowly?",
+    "the leaflet lists confusion, tremor and trouble speaking, how are they treated?",
+    "chemo left him so sick with vomiting, will car t be the same?",
+    "my toddler has a fever, can she hug her brother who had car t last month?",
+    "fever is usually the first sign of crs, right?",
     "",
     "   ",
 ]
@@ -134,6 +149,16 @@ def test_spanish_emergencies_are_recognised_as_spanish(text: str) -> None:
 
 def test_a_sign_days_ago_with_nothing_saying_it_goes_on_gets_the_safety_line() -> None:
     result = assess("he threw up two days ago")
+    assert result.verdict is Verdict.MENTION
+    assert result.readings == (Reading.UNCLEAR.value,)
+
+
+@pytest.mark.parametrize(
+    "text", ["Confusion And Seizures After Kymriah", "fever or chills after car t"]
+)
+def test_a_title_naming_the_therapys_signs_gets_the_safety_line(text: str) -> None:
+    # Nobody's sign and no time in it: not clearly now, not clearly general.
+    result = assess(text)
     assert result.verdict is Verdict.MENTION
     assert result.readings == (Reading.UNCLEAR.value,)
 

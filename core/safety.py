@@ -328,9 +328,7 @@ class Triage:
         onsets = found("onset_question", whole)
 
         def recent_in(span: Span) -> bool:
-            return any(
-                not any(os <= s < oe for os, oe in onsets) for s, _ in found("recent", span)
-            )
+            return any(not any(os <= s < oe for os, oe in onsets) for s, _ in found("recent", span))
 
         recent = now or recent_in(sentence)
         if resolved and not now:

@@ -134,8 +134,10 @@ def clean(text: str) -> str:
 def _token_pattern(word: str, attr: str, normalise: Any) -> dict[str, Any]:
     optional = word.endswith("?") and len(word) > 1
     word = word.rstrip("?") if optional else word
-    if word == "_":
-        spec: dict[str, Any] = {"IS_PUNCT": False}
+    if word.startswith("re:"):  # a token matching a regular expression: "re:^1[4-9]\d$"
+        spec: dict[str, Any] = {"LOWER": {"REGEX": word[3:]}}
+    elif word == "_":
+        spec = {"IS_PUNCT": False}
     elif word.startswith("=") and len(word) > 1:  # the word as written: "=was", not "be"
         spec = {"LOWER": word[1:]}
     elif word.endswith("*"):
@@ -307,6 +309,11 @@ class Triage:
             for _, e in found("negation", clause, sign.start)
         ):
             return sign, Reading.NEGATED
+        # "we haven't seen any fever, chills or anything": one negation over a list.
+        for _, e in found("negation", sentence, sign.start):
+            negated = [o for o in all_signs if 0 <= o.start - e <= 3 and o.end <= sign.start]
+            if negated and _only_signs_between(doc, negated[0].start, sign.start, all_signs):
+                return sign, Reading.NEGATED
         if any(s >= sign.end and s - sign.end <= 2 for s, _ in found("negation_after", clause)):
             return sign, Reading.NEGATED
         if any(s >= sign.end and s - sign.end <= 1 for s, _ in found("general_after", clause)):
@@ -317,7 +324,12 @@ class Triage:
             for _, e in found("general_before", clause, sign.start)
         ):
             return sign, Reading.GENERAL
-        resolved = found("resolved", whole)
+        # "she can't make it stop": not over.
+        resolved = [
+            (s, e)
+            for s, e in found("resolved", whole)
+            if not any(t.lower_ == "not" for t in doc[max(s - 3, 0) : s])
+        ] + [(s, e) for s, e in found("resolved_after", whole) if s >= sign.end]
         # "it's gone now": that "now" belongs to the sign being over; "her fever went away
         # and she's home now": that "now" belongs to a new subject's clause.
         now = any(
@@ -388,7 +400,11 @@ class Triage:
         # "is it just tiredness if she can barely stay awake today?": a present sign
         # wrapped in a question, not a condition.
         wrapped_if = recent and found("wrapped_if", clause, sign.start)
-        if found("hypothetical", clause, sign.start) and not now and not wrapped_if:
+        # "Hypothetically, how long would a nosebleed...": said once, for the sentence.
+        hypothetical = found("hypothetical", clause, sign.start) or [
+            (s, e) for s, e in found("hypothetical", sentence, sign.start) if s == sentence.start
+        ]
+        if hypothetical and not now and not wrapped_if:
             return sign, Reading.HYPOTHETICAL
         if recent:
             return sign, Reading.NOW
@@ -396,7 +412,11 @@ class Triage:
         # clearly over. ("Got his cells 5 days ago" dates the treatment, not the sign.)
         if found("recent_past", clause) and not found("treatment", clause):
             return sign, Reading.UNCLEAR
-        if found("general_strong", sentence):
+        present_why = found("present_why", sentence)
+        if any(
+            not any(ps <= s < pe for ps, pe in present_why)
+            for s, _ in found("general_strong", sentence)
+        ):
             return sign, Reading.GENERAL
         if patients(clause, sign.start) or patients(clause):
             return sign, Reading.NOW

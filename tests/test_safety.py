@@ -60,6 +60,13 @@ EMERGENCIES = [
     "he was playing with his cousin and now he can't write his name",
     "Urgent: seizure after infusion",
     "tiene el corazón súper acelerado",
+    # A pulse of 140+, a negated "stop", a doubt about knowing where she is, new bruises.
+    "my watch says my heart rate is 146 and i'm just sitting",
+    "his arm keeps jerking and he can't make it stop",
+    "i don't think she knows who i am right now",
+    "new bruises on his back that weren't there this morning",
+    "any idea why he'd be picking at the air? he keeps doing it",
+    "she was doing great all week but tonight she is at 38.9",
 ]
 
 MENTIONS = [
@@ -111,6 +118,13 @@ NOT_EMERGENCIES = [
     "chemo left him so sick with vomiting, will car t be the same?",
     "my toddler has a fever, can she hug her brother who had car t last month?",
     "fever is usually the first sign of crs, right?",
+    # One negation over a list; "doing well" after the sign; a sentence-wide "hypothetically";
+    # a reading under the line asked about; Spanish "ya se recuperó".
+    "no fever, chills or rash so far, is that normal?",
+    "fever on day 2, treated, home now and doing well. can it come back?",
+    "hypothetically, how long can a fever last before we call?",
+    "she's 37.5, does that count as a fever?",
+    "tuvo fiebre hace dos semanas pero ya se recuperó, ¿puede volver?",
     "",
     "   ",
 ]

@@ -251,6 +251,10 @@ class Triage:
         context = [
             (doc.vocab.strings[m_id], start, end) for m_id, start, end in language.context(doc)
         ]
+        not_signs = [(s, e) for kind, s, e in context if kind == "not_a_sign"]
+        signs = [s for s in signs if not any(_overlaps(ns, ne, s) for ns, ne in not_signs)]
+        if not signs:
+            return Assessment(Verdict.NONE, language=lang)
         sentences = _spans(doc, _SENTENCE_END, frozenset())
         clauses = _spans(doc, _CLAUSE_END, _CLAUSE_WORDS)
         # A long message of repeated signs is read on its first signs only: linear cost.
@@ -395,7 +399,13 @@ class Triage:
             return sign, Reading.SOMEONE_ELSE
         # "I'm here to visit my son and I have a fever myself": the writer's own sign.
         subjects = found("patient", clause, sign.start)
-        if writer_is_not_patient and subjects and doc[max(subjects)[0]].lower_ in ("i", "myself"):
+        # ("I retook it and it's 38.4": the reading is the child's, "it" comes between.)
+        if (
+            writer_is_not_patient
+            and subjects
+            and doc[max(subjects)[0]].lower_ in ("i", "myself")
+            and not any(t.lower_ in _OTHER_SUBJECTS for t in doc[max(subjects)[1] : sign.start])
+        ):
             return sign, Reading.SOMEONE_ELSE
         # "is it just tiredness if she can barely stay awake today?": a present sign
         # wrapped in a question, not a condition.
@@ -591,6 +601,7 @@ _NOT_OURS_BEFORE = frozenset({"her", "his", "their", "a", "an", "another", "othe
 _SIBLINGS = frozenset({"brother", "sister", "sibling", "twin", "brothers", "sisters", "siblings"})
 # Words that may join the signs of a headline ("Confusion and seizures after CAR T").
 _HEADLINE_GLUE = frozenset({"and", "or", "&", "the", "a", "an", "/"})
+_OTHER_SUBJECTS = frozenset({"it", "he", "she", "they", "his", "her", "their"})
 _OBJECT_PREPOSITIONS = frozenset({"to", "with"})
 _SUBJECTS = frozenset({"he", "she", "i", "they", "we", "it"})
 

@@ -67,6 +67,7 @@ EMERGENCIES = [
     "new bruises on his back that weren't there this morning",
     "any idea why he'd be picking at the air? he keeps doing it",
     "she was doing great all week but tonight she is at 38.9",
+    "my son was 37.9, i checked again and it's 38.5 now",
 ]
 
 MENTIONS = [
@@ -125,6 +126,14 @@ NOT_EMERGENCIES = [
     "hypothetically, how long can a fever last before we call?",
     "she's 37.5, does that count as a fever?",
     "tuvo fiebre hace dos semanas pero ya se recuperó, ¿puede volver?",
+    # Words that look like signs but are the parent's: an answer they could not give, their
+    # own confusion about names, being shaken by news, the leukemia getting worse.
+    "my daughter asked what cd19 is and i couldn't answer her",
+    "my son starts car t soon and honestly i'm confused by all the drug names",
+    "we were really shaken after the consent meeting, what are the risks?",
+    "will his leukemia get worse while the cells are being made?",
+    "besides fever, what should we watch for?",
+    "will i feel sick and throw up a lot?",
     "",
     "   ",
 ]

@@ -125,7 +125,48 @@ def clean(text: str) -> str:
     for pattern, replacement in _CONTRACTIONS:
         text = pattern.sub(replacement, text)
     text = _DECIMAL_COMMA.sub(r"\1.\2", text)
+    text = _spell_out_numbers(text)
     return _GLUED_UNIT.sub(r"\1 \2", text)
+
+
+# "one hundred and one point two", "thirty-eight point six", "38 point 6": readings typed
+# in words. Linear regular expressions, no nesting.
+_DIGIT_WORDS = {
+    w: str(i)
+    for i, w in enumerate("zero one two three four five six seven eight nine".split())
+}
+_DIGIT_WORD = "|".join(_DIGIT_WORDS)
+_HUNDREDS = re.compile(
+    rf"\b(?:one |a )?hundred(?: and)?(?: ({_DIGIT_WORD}))?(?: point ({_DIGIT_WORD}|\d))?\b"
+)
+_TENS = re.compile(
+    rf"\b(thirty|ninety)[- ](five|six|seven|eight|nine)(?: point ({_DIGIT_WORD}|\d))?\b"
+)
+_POINT = re.compile(rf"\b(\d{{2,3}}) point ({_DIGIT_WORD}|\d)\b")
+
+
+def _digit(word: str | None) -> str:
+    return _DIGIT_WORDS.get(word or "", word or "")
+
+
+def _spell_out_numbers(text: str) -> str:
+    if "hundred" in text:
+        text = _HUNDREDS.sub(
+            lambda m: "10"
+            + _digit(m.group(1) or "zero")
+            + ("." + _digit(m.group(2)) if m.group(2) else ""),
+            text,
+        )
+    if "thirty" in text or "ninety" in text:
+        text = _TENS.sub(
+            lambda m: ("3" if m.group(1) == "thirty" else "9")
+            + _digit(m.group(2))
+            + ("." + _digit(m.group(3)) if m.group(3) else ""),
+            text,
+        )
+    if " point " in text:
+        text = _POINT.sub(lambda m: m.group(1) + "." + _digit(m.group(2)), text)
+    return text
 
 
 # --- phrases from the YAML file to Matcher patterns -----------------------------------
@@ -328,11 +369,13 @@ class Triage:
             for _, e in found("general_before", clause, sign.start)
         ):
             return sign, Reading.GENERAL
-        # "she can't make it stop": not over.
+        # "she can't make it stop": not over; "the seizure stopped but he's not waking up":
+        # the "stopped" ends the seizure, not the sign after the "but".
         resolved = [
             (s, e)
             for s, e in found("resolved", whole)
             if not any(t.lower_ == "not" for t in doc[max(s - 3, 0) : s])
+            and not (e <= sign.start and any(t.lower_ == "but" for t in doc[e : sign.start]))
         ] + [(s, e) for s, e in found("resolved_after", whole) if s >= sign.end]
         # "it's gone now": that "now" belongs to the sign being over; "her fever went away
         # and she's home now": that "now" belongs to a new subject's clause.
@@ -388,7 +431,11 @@ class Triage:
                 return sign, Reading.SOMEONE_ELSE
         # "The baby has chills. Can she be near her brother who had CAR T?": the treated
         # child is the brother, so the sign is a sibling's.
-        if not found("treatment", clause) and any(
+        # (A pronoun may be the brother himself: "my brother had CAR T, he's dizzy".)
+        named_subjects = [
+            (s, e) for s, e in found("patient", clause, sign.start) if doc[s].lower_ not in _PRONOUNS
+        ]
+        if named_subjects and not found("treatment", clause) and any(
             doc[s].lower_ in _SIBLINGS
             and any(
                 s < ts <= s + 8 and not any(t.text in _SENTENCE_END for t in doc[s:ts])
@@ -403,7 +450,7 @@ class Triage:
         if (
             writer_is_not_patient
             and subjects
-            and doc[max(subjects)[0]].lower_ in ("i", "myself")
+            and doc[max(subjects)[0]].lower_ in ("i", "myself", "my")
             and not any(t.lower_ in _OTHER_SUBJECTS for t in doc[max(subjects)[1] : sign.start])
         ):
             return sign, Reading.SOMEONE_ELSE
@@ -502,8 +549,12 @@ class Triage:
             after = after.rstrip(".")
             if after in not_units or after.rstrip("s") in not_units:
                 continue
-            if token.i > 0 and doc[token.i - 1].text in ("-", "#", "$", "/"):
-                continue  # phone numbers, prices, times, fractions
+            if (
+                token.i > 0
+                and doc[token.i - 1].text in ("-", "#", "$", "/")
+                and not (doc[token.i - 1].text == "-" and doc[token.i - 1].whitespace_)
+            ):
+                continue  # phone numbers, prices, times, fractions (not a spaced dash)
             unit = after if after in ("c", "f", "°", "°c", "°f", "degrees", "deg") else ""
             before = {word(doc[i]) for i in range(max(0, token.i - 2), token.i)}
             following = {word(doc[i]) for i in range(token.i + 1, min(len(doc), token.i + 5))}
@@ -511,7 +562,9 @@ class Triage:
             cued = bool(
                 before & cues or following & cues_after or (decimal_is_enough and "." in token.text)
             )
-            if not unit and not cued:
+            # A message that is only a number ("103 !!!"): a reading.
+            alone = all(t.is_punct or t.i == token.i for t in doc)
+            if not unit and not cued and not alone:
                 continue
             value = float(token.text)
             if unit.endswith("c") or (not unit.endswith("f") and c_low <= value <= c_high):
@@ -601,6 +654,7 @@ _NOT_OURS_BEFORE = frozenset({"her", "his", "their", "a", "an", "another", "othe
 _SIBLINGS = frozenset({"brother", "sister", "sibling", "twin", "brothers", "sisters", "siblings"})
 # Words that may join the signs of a headline ("Confusion and seizures after CAR T").
 _HEADLINE_GLUE = frozenset({"and", "or", "&", "the", "a", "an", "/"})
+_PRONOUNS = frozenset({"he", "she", "they", "i", "we", "him", "her", "them", "me", "us"})
 _OTHER_SUBJECTS = frozenset({"it", "he", "she", "they", "his", "her", "their"})
 _OBJECT_PREPOSITIONS = frozenset({"to", "with"})
 _SUBJECTS = frozenset({"he", "she", "i", "they", "we", "it"})

@@ -68,6 +68,14 @@ EMERGENCIES = [
     "any idea why he'd be picking at the air? he keeps doing it",
     "she was doing great all week but tonight she is at 38.9",
     "my son was 37.9, i checked again and it's 38.5 now",
+    # Readings typed in words, a bare number, a spaced dash; a sign after "it stopped but";
+    # a treated brother as "he".
+    "thermometer says a hundred and two point four",
+    "thirty-nine point one under her arm",
+    "102 !!",
+    "checked twice - 101.3",
+    "the seizure stopped but he's not waking up properly",
+    "my sister is the one who had car t, she's 20, and she's confused right now",
 ]
 
 MENTIONS = [
@@ -134,6 +142,8 @@ NOT_EMERGENCIES = [
     "will his leukemia get worse while the cells are being made?",
     "besides fever, what should we watch for?",
     "will i feel sick and throw up a lot?",
+    "one fever the night of the infusion and nothing since, was that crs?",
+    "i'm the grandpa and my own heart is racing from the stress, who can i talk to?",
     "",
     "   ",
 ]

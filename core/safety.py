@@ -133,7 +133,9 @@ def clean(text: str) -> str:
 # in words. Linear regular expressions, no nesting.
 _DIGIT_WORDS = {
     w: str(i)
-    for i, w in enumerate("zero one two three four five six seven eight nine".split())
+    for i, w in enumerate(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
 }
 _DIGIT_WORD = "|".join(_DIGIT_WORDS)
 _HUNDREDS = re.compile(
@@ -152,16 +154,20 @@ def _digit(word: str | None) -> str:
 def _spell_out_numbers(text: str) -> str:
     if "hundred" in text:
         text = _HUNDREDS.sub(
-            lambda m: "10"
-            + _digit(m.group(1) or "zero")
-            + ("." + _digit(m.group(2)) if m.group(2) else ""),
+            lambda m: (
+                "10"
+                + _digit(m.group(1) or "zero")
+                + ("." + _digit(m.group(2)) if m.group(2) else "")
+            ),
             text,
         )
     if "thirty" in text or "ninety" in text:
         text = _TENS.sub(
-            lambda m: ("3" if m.group(1) == "thirty" else "9")
-            + _digit(m.group(2))
-            + ("." + _digit(m.group(3)) if m.group(3) else ""),
+            lambda m: (
+                ("3" if m.group(1) == "thirty" else "9")
+                + _digit(m.group(2))
+                + ("." + _digit(m.group(3)) if m.group(3) else "")
+            ),
             text,
         )
     if " point " in text:
@@ -433,15 +439,21 @@ class Triage:
         # child is the brother, so the sign is a sibling's.
         # (A pronoun may be the brother himself: "my brother had CAR T, he's dizzy".)
         named_subjects = [
-            (s, e) for s, e in found("patient", clause, sign.start) if doc[s].lower_ not in _PRONOUNS
+            (s, e)
+            for s, e in found("patient", clause, sign.start)
+            if doc[s].lower_ not in _PRONOUNS
         ]
-        if named_subjects and not found("treatment", clause) and any(
-            doc[s].lower_ in _SIBLINGS
+        if (
+            named_subjects
+            and not found("treatment", clause)
             and any(
-                s < ts <= s + 8 and not any(t.text in _SENTENCE_END for t in doc[s:ts])
-                for ts, _ in found("treatment", whole)
+                doc[s].lower_ in _SIBLINGS
+                and any(
+                    s < ts <= s + 8 and not any(t.text in _SENTENCE_END for t in doc[s:ts])
+                    for ts, _ in found("treatment", whole)
+                )
+                for s, _ in found("someone_else", whole)
             )
-            for s, _ in found("someone_else", whole)
         ):
             return sign, Reading.SOMEONE_ELSE
         # "I'm here to visit my son and I have a fever myself": the writer's own sign.

@@ -244,6 +244,9 @@ class Triage:
         self._en_nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
         self._en_nlp.initialize()
         self._lemmas = self._en_nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+        # Every word spaCy's lookup tables know; an unknown word may be a typo of a sign's word.
+        self._known = frozenset(self._lemmas.keys()) | frozenset(self._lemmas.values())
+        self._typos = _typo_index(english["signs"], self._spelling)
         self._en = _Language(self._en_nlp, english, "LEMMA", self._lemma_of, self._words_en)
         spanish = spec["spanish"]
         self._es_nlp = spacy.blank("es")
@@ -255,13 +258,22 @@ class Triage:
         word = self._spelling.get(word, word)
         return self._lemmas.get(word, word)
 
+    def _typo_fixed(self, word: str) -> str:
+        """ "confsued" -> "confused": one letter off a sign's word, and no English word."""
+        if len(word) < _TYPO_MIN_LENGTH or not word.isalpha() or word in self._spelling:
+            return word
+        if self._lemmas.get(word) is not None or word in self._known:
+            return word
+        candidates = {w for variant in _one_deletion(word) for w in self._typos.get(variant, ())}
+        return candidates.pop() if len(candidates) == 1 else word
+
     def _words_en(self, phrase: str) -> list[str]:
         return [w for w in clean(phrase).split() if w]
 
     def _english_doc(self, text: str) -> Doc:
         doc = self._en_nlp.make_doc(text)
         for token in doc:
-            token.lemma_ = self._lemma_of(token.lower_)
+            token.lemma_ = self._lemma_of(self._typo_fixed(token.lower_))
         return doc
 
     def _spanish_doc(self, text: str) -> Doc:
@@ -386,7 +398,7 @@ class Triage:
         # "it's gone now": that "now" belongs to the sign being over; "her fever went away
         # and she's home now": that "now" belongs to a new subject's clause.
         now = any(
-            not any(rs <= s <= re + 1 for rs, re in resolved)
+            not any(rs - 5 <= s <= re + 1 for rs, re in resolved)
             and not (resolved and _new_subject_between(doc, min(e, sign.end), max(s, sign.start)))
             for s, e in found("now", sentence)
         )
@@ -417,6 +429,11 @@ class Triage:
             if not (
                 any(t.lower_ in _OBJECT_PREPOSITIONS for t in doc[max(s - 2, 0) : s])
                 and any(ps < s for ps, _ in patients_before)
+            )
+            # "she just told me her vision is blurry": our patient is the one telling.
+            and not (
+                doc[s].lower_ in ("tell", "told", "say", "said")
+                and any(s - 3 <= ps < s for ps, _ in patients_before)
             )
         ]
         if someone_else:
@@ -492,7 +509,10 @@ class Triage:
         # "is 100.6 normal four days after kymriah? that's what she has now."
         if _is_question(doc, clause) and found("now", whole):
             return sign, Reading.NOW
-        if found("general", clause) or found("general", sentence):
+        # A reading ("its 100.9 but he's playing like normal") is not made general by
+        # another clause's words.
+        reading = doc[sign.start].like_num
+        if found("general", clause) or (found("general", sentence) and not reading):
             return sign, Reading.GENERAL
         # "Confusion and seizures after CAR T": a headline naming the therapy's signs, with
         # nobody's sign and no time in it: not clearly now (safety line, then the answer).
@@ -512,6 +532,11 @@ class Triage:
             and not doc[sign.start].like_num
         ):
             return sign, Reading.UNCLEAR
+        # Only signs, asked in alarm ("vomiting blood??", "seizure?!"): safety first.
+        if _only_signs_between(doc, 0, len(doc), all_signs) and (
+            "??" in doc.text or "!" in doc.text
+        ):
+            return sign, Reading.NOW
         # A bare sign ("fever!!", "seizure", "39.4 and shaking"): safety first.
         if not _is_question(doc, clause):
             return sign, Reading.NOW
@@ -628,6 +653,33 @@ _SPANISH_WORDS = frozenset(
         "hace",
     ]
 )
+
+
+# Typos of a sign's word are fixed only in words this long: short words have too many
+# neighbours ("hart" is in the spelling list instead).
+_TYPO_MIN_LENGTH = 6
+
+
+def _one_deletion(word: str) -> set[str]:
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _typo_index(signs: dict[str, list[str]], spelling: dict[str, str]) -> dict[str, set[str]]:
+    """Symmetric-delete index of the words of the English sign phrases (and the spelling
+    list's targets): a word one letter off (left out, added, changed or swapped) shares a
+    one-deletion variant with its sign word. Linear in the word's length to look up."""
+    words = set(spelling.values())
+    for phrases in signs.values():
+        for phrase in phrases:
+            for part in phrase.split():
+                for word in part.rstrip("?").split("|"):
+                    if word.isalpha() and len(word) >= _TYPO_MIN_LENGTH:
+                        words.add(word)
+    index: dict[str, set[str]] = {}
+    for word in words:
+        for variant in _one_deletion(word):
+            index.setdefault(variant, set()).add(word)
+    return index
 
 
 def _looks_spanish(text: str) -> bool:

@@ -76,6 +76,13 @@ EMERGENCIES = [
     "checked twice - 101.3",
     "the seizure stopped but he's not waking up properly",
     "my sister is the one who had car t, she's 20, and she's confused right now",
+    # A typo of a sign's word; a reading in another clause than "like normal"; signs alone
+    # asked in alarm; "what does it mean when she..."; the patient telling the parent.
+    "hes really confsued and sleepy",
+    "its 101.1 but she's acting like normal, do we call?",
+    "coughing blood??",
+    "what does it mean when he's this sleepy and won't wake up?",
+    "she just told me her vision is blurry",
 ]
 
 MENTIONS = [
@@ -144,6 +151,9 @@ NOT_EMERGENCIES = [
     "will i feel sick and throw up a lot?",
     "one fever the night of the infusion and nothing since, was that crs?",
     "i'm the grandpa and my own heart is racing from the stress, who can i talk to?",
+    "this is all so confusing, who do i ask about insurance?",
+    "he fainted once before he was diagnosed, long before car t, does it matter?",
+    "fever on day 4, now it's day 30 and all good, when is the next visit?",
     "",
     "   ",
 ]

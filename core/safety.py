@@ -258,13 +258,17 @@ class Triage:
         word = self._spelling.get(word, word)
         return self._lemmas.get(word, word)
 
+    def knows(self, word: str) -> bool:
+        """Is this lower-case word in spaCy's English lookup tables?"""
+        return word in self._known
+
     def _typo_fixed(self, word: str) -> str:
         """ "confsued" -> "confused": one letter off a sign's word, and no English word."""
         if len(word) < _TYPO_MIN_LENGTH or not word.isalpha() or word in self._spelling:
             return word
         if self._lemmas.get(word) is not None or word in self._known:
             return word
-        candidates = {w for variant in _one_deletion(word) for w in self._typos.get(variant, ())}
+        candidates = {w for variant in one_deletion(word) for w in self._typos.get(variant, ())}
         return candidates.pop() if len(candidates) == 1 else word
 
     def _words_en(self, phrase: str) -> list[str]:
@@ -660,7 +664,7 @@ _SPANISH_WORDS = frozenset(
 _TYPO_MIN_LENGTH = 6
 
 
-def _one_deletion(word: str) -> set[str]:
+def one_deletion(word: str) -> set[str]:
     return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
@@ -677,7 +681,7 @@ def _typo_index(signs: dict[str, list[str]], spelling: dict[str, str]) -> dict[s
                         words.add(word)
     index: dict[str, set[str]] = {}
     for word in words:
-        for variant in _one_deletion(word):
+        for variant in one_deletion(word):
             index.setdefault(variant, set()).add(word)
     return index
 

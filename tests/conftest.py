@@ -123,7 +123,7 @@ MODULE_TIERS = {
     ],
     "conversation": [
         "test_content_action", "test_eligibility", "test_graph_runner", "test_handoff_units",
-        "test_program_nlg", "test_red_flag_override",
+        "test_nonsense_screen", "test_program_nlg", "test_red_flag_override",
     ],
     "e2e": [
         "test_bad_input", "test_e2e_handoff", "test_e2e_rest", "test_faults", "test_privacy",

@@ -89,7 +89,7 @@ shell: train
 	$(BIN)/python -m scripts.devstack shell
 
 lint: install
-	$(BIN)/ruff check actions channels components console web tests scripts
+	$(BIN)/ruff check actions channels components console core web tests scripts
 
 validate: install
 	$(RASA) data validate

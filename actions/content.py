@@ -14,16 +14,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.settings import load_contacts
-from core.content import responses
+from core.content import response_text
+
+__all__ = ["ActionAnswerQuestion", "response_for_intent", "response_text"]
 
 FALLBACK_RESPONSE = "utter_default"
-
-
-def response_text(name: str, **values: Any) -> str:
-    """The first text of a domain response, with contact details and `values` filled in."""
-    template = responses()[name][0]["text"]
-    return template.format(**{**load_contacts().placeholders(), **values})
 
 
 def response_for_intent(intent: str | None, domain: dict[str, Any]) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,13 +17,14 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import handoff_limits
-from actions.contact_validation import parse_contact, readable_contact
 from actions.eligibility import parse_age
-from actions.handoff_store import NewHandoff, create_request
-from actions.notify import deliver_due, notification_kinds
-from actions.office_hours import describe_opening, is_open, next_opening
-from actions.settings import load_flood_settings, load_handoff_settings
+from core import handoff_limits
+from core.contact_validation import parse_contact, readable_contact
+from core.handoff_store import NewHandoff, create_request
+from core.notify import deliver_due, notification_kinds
+from core.office_hours import describe_opening, is_open, next_opening
+from core.settings import load_flood_settings, load_handoff_settings
+from core.transcript import build_transcript
 
 logger = logging.getLogger(__name__)
 
@@ -83,38 +83,6 @@ def parse_consent(value: Any) -> bool | None:
     if _NO.search(text):
         return False
     return None
-
-
-def readable_messages(events: list[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any], str]]:
-    """(index, event, text) of each user and bot message with text, in order. A button the
-    family tapped reads as its title ("Yes"), not as the payload it sent ("/affirm"): a
-    coordinator reads these."""
-    titles: dict[str, str] = {}  # payload -> title, of every button offered so far
-    for index, event in enumerate(events):
-        kind, text = event.get("event"), event.get("text")
-        if kind == "bot":
-            for button in (event.get("data") or {}).get("buttons") or []:
-                if isinstance(button, dict) and button.get("payload") and button.get("title"):
-                    titles[str(button["payload"])] = str(button["title"])
-        if kind not in ("user", "bot") or not text:
-            continue
-        text = str(text)
-        yield index, event, titles.get(text, text) if kind == "user" else text
-
-
-def build_transcript(events: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """What the family and the assistant said, in order, from the tracker's events."""
-    transcript = []
-    for _, event, text in readable_messages(events):
-        stamp = event.get("timestamp")
-        at = (
-            datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-            if isinstance(stamp, (int, float))
-            else ""
-        )
-        who = "Family" if event["event"] == "user" else "Assistant"
-        transcript.append({"who": who, "text": text, "at": at})
-    return transcript
 
 
 class ValidateHandoffForm(FormValidationAction):

@@ -26,7 +26,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.settings import load_action_server_settings
+from core.settings import load_action_server_settings
 
 SECRET_HEADER = "X-Cart-Action-Secret"
 SECRET_FORMAT = "v1:{secret}"  # as deploy/endpoints.yml writes it

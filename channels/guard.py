@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from actions.settings import ChannelSettings, load_flood_settings
+from core.settings import ChannelSettings, load_flood_settings
 
 logger = logging.getLogger(__name__)
 

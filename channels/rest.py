@@ -33,8 +33,6 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions.content import response_text
-from actions.settings import ChannelSettings, load_channel_settings
 from channels.action_server import explain_actions_failed, watching_action_failures
 from channels.guard import (
     Admission,
@@ -53,6 +51,8 @@ from channels.socketio import (
     too_long_text,
     too_many_text,
 )
+from core.content import response_text
+from core.settings import ChannelSettings, load_channel_settings
 
 logger = logging.getLogger(__name__)
 

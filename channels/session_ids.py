@@ -21,7 +21,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from actions.settings import PROJECT_ROOT, load_channel_settings
+from core.settings import PROJECT_ROOT, load_channel_settings
 
 KEY_FILE = PROJECT_ROOT / "var" / "session-key"
 _ISSUED = re.compile(r"[0-9a-f]{32}\.[0-9a-f]{32}")

@@ -45,12 +45,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 
-from actions.content import response_text
-from actions.settings import ChannelSettings, load_channel_settings
 from channels.action_server import explain_actions_failed, watching_action_failures
 from channels.guard import Admission, FloodGuard, client_address, screen_metadata, stamp_address
 from channels.session_ids import is_issued, issue, session_key
+from core.content import response_text
 from core.safety import Verdict, assess
+from core.settings import ChannelSettings, load_channel_settings
 
 logger = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ class ProgramSocketIOInput(SocketIOInput):
                 screen_metadata(data.get(self.metadata_key), settings.max_metadata_bytes),
                 address,
                 session_key(),
-            )  # the address, hashed, for the per-address handoff limit (actions/handoff_limits.py)
+            )  # the address, hashed, for the per-address handoff limit (core/handoff_limits.py)
             with watching_action_failures() as failures:
                 await on_new_message(
                     UserMessage(

@@ -3,7 +3,7 @@
 Rasa's SQLTrackerStore keeps every event as JSON in `events.data`: the families' messages,
 the bot's answers and the handoff form's slots (name, phone, email, what they need), in
 plain text, for the retention period. `EncryptedEvent` maps the same table with the same
-columns; only `data` is stored as Fernet ciphertext (actions/data_protection.py, the keys
+columns; only `data` is stored as Fernet ciphertext (core/data_protection.py, the keys
 of CART_TRACKER_KEYS, else CART_DATA_KEYS). The tracker store uses it as its `SQLEvent`,
 so every read and write Rasa makes (retrieve, save, the HTTP API's tracker that the
 console's takeover reads) goes through the encryption and sees plain JSON.
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import Text, TypeDecorator
 
-from actions.data_protection import decrypt, encrypt, tracker_keys
+from core.data_protection import decrypt, encrypt, tracker_keys
 
 _Base = declarative_base()
 

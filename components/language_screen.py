@@ -19,7 +19,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from actions.language import other_language
+from core.language import other_language
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockStore, RedisLockStore
 from redis.connection import parse_url
 
-from actions.settings import load_tracker_settings
+from core.settings import load_tracker_settings
 
 KEY_PREFIX = "cart"
 WAIT_SECONDS = 0.05

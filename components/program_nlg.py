@@ -2,7 +2,7 @@
 
 Loaded by the Rasa server from `endpoints.yml` (`nlg: type: ...`). These jobs live here,
 in the Rasa server, so they hold even when the action server is down:
-- `{program_phone}` and the other placeholders come from `actions.settings`, the one
+- `{program_phone}` and the other placeholders come from `core.settings`, the one
   configuration place;
 - the first reply of every conversation (session) carries `utter_disclaimer`; after an
   emergency answer rather than before it, so nothing delays the 911 line;
@@ -25,8 +25,8 @@ from rasa.shared.core.events import BotUttered, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from actions.settings import load_contacts
 from components import rasa_fixes
+from core.settings import load_contacts
 from core.suggestions import suggestion_buttons
 
 DISCLAIMER_RESPONSE = "utter_disclaimer"

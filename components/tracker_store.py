@@ -1,5 +1,5 @@
 """Where the Rasa server keeps conversations: Rasa's SQL tracker store, on the database
-named by CART_TRACKER_URL (actions/settings.py). SQLite under var/ by default, so a
+named by CART_TRACKER_URL (core/settings.py). SQLite under var/ by default, so a
 conversation goes on with its history after a restart; PostgreSQL in production.
 
 Named in endpoints.yml (`tracker_store: type: components.tracker_store.ProgramTrackerStore`).
@@ -52,11 +52,11 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from actions.private_files import private_sqlite
-from actions.settings import load_tracker_settings
 from components import rasa_fixes
 from components.encrypted_events import EncryptedEvent
 from components.tracker_window import TrackerWindows, WindowedTracker
+from core.private_files import private_sqlite
+from core.settings import load_tracker_settings
 
 # The table Rasa's SQLTrackerStore keeps events in (rasa.core.tracker_store.SQLEvent).
 EVENTS_TABLE = "events"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from actions.handoff_store import utcnow
 from console.models import AuditEntry, console_session
+from core.handoff_store import utcnow
 
 MAX_DETAIL_LENGTH = 200
 

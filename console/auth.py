@@ -21,8 +21,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from actions.handoff_store import utcnow
 from console.models import ROLES, LoginFailure, StaffSession, StaffUser, console_session
+from core.handoff_store import utcnow
 
 _hasher = PasswordHasher()
 # Checked when the user name is unknown, so the answer takes as long as for a known one.

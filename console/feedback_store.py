@@ -2,7 +2,7 @@
 
 In the handoff database (CART_DATABASE_URL), beside the console's tables. Every text
 column holds masked text only (core/masking.py), and is encrypted at rest as well
-(EncryptedText, actions/data_protection.py: marked "encrypted" below): what families
+(EncryptedText, core/data_protection.py: marked "encrypted" below): what families
 wrote about their children is health information even without names. Counts, names of
 intents and responses, ids and times are plain, for SQL (the insights page).
 
@@ -73,9 +73,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from actions.data_protection import EncryptedText
-from actions.handoff_store import Base, UTCDateTime, engine_for, session_for, utcnow
 from core.content import intent_names
+from core.data_protection import EncryptedText
+from core.handoff_store import Base, UTCDateTime, engine_for, session_for, utcnow
 
 MAX_COMMENT_LENGTH = 200
 REASONS = ("emergency", "rated_no", "not_understood", "did_you_mean", "sample")

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from actions.handoff_store import HandoffRequest, session_for, utcnow
 from console.models import STATUSES, RequestEvent
+from core.handoff_store import HandoffRequest, session_for, utcnow
 
 MAX_NOTE_LENGTH = 4000
 TAKEOVER_KINDS = ("joined", "handed_back", "left")

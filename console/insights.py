@@ -57,9 +57,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.handoff_store import HandoffRequest, UTCDateTime, engine_for, utcnow
 from console.feedback_store import AnswerFeedback
 from console.models import RequestEvent
+from core.handoff_store import HandoffRequest, UTCDateTime, engine_for, utcnow
 from core.suggestions import parent_topic, topic_titles
 
 EVENTS_TABLE = "events"  # Rasa's SQLTrackerStore table
@@ -111,9 +111,7 @@ _refresh_lock = threading.Lock()  # one rollup at a time in this process
 def tracker_engine(url: str) -> Engine:
     # hide_parameters: a database error's message (logged) must not carry what a family wrote.
     if make_url(url).get_backend_name() == "sqlite":
-        return create_engine(
-            url, future=True, hide_parameters=True, connect_args={"timeout": 15}
-        )
+        return create_engine(url, future=True, hide_parameters=True, connect_args={"timeout": 15})
     return create_engine(
         url,
         future=True,
@@ -461,7 +459,7 @@ def _handoffs(console_url: str, start: date, end: date, zone: ZoneInfo, days: di
 
 
 def _feedback(console_url: str, start: date, end: date, zone: ZoneInfo) -> list[TopicFeedback]:
-    """"Was this helpful?" per topic: the families' ratings (console/feedback_store.py),
+    """ "Was this helpful?" per topic: the families' ratings (console/feedback_store.py),
     by the topic the rated answer was for."""
     begin = datetime.combine(start, time(0), tzinfo=zone).astimezone(timezone.utc)
     finish = datetime.combine(end + timedelta(1), time(0), tzinfo=zone).astimezone(timezone.utc)
@@ -481,9 +479,7 @@ def _feedback(console_url: str, start: date, end: date, zone: ZoneInfo) -> list[
     )
 
 
-def figures(
-    tracker_url: str, console_url: str, zone_name: str, start: date, end: date
-) -> Insights:
+def figures(tracker_url: str, console_url: str, zone_name: str, start: date, end: date) -> Insights:
     """Every figure of the page for the days start..end (inclusive, program time zone)."""
     refresh(tracker_url, console_url, zone_name)
     zone = ZoneInfo(zone_name)
@@ -576,7 +572,7 @@ def _number(value: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from actions.settings import load_handoff_settings, load_tracker_settings
+    from core.settings import load_handoff_settings, load_tracker_settings
 
     parser = argparse.ArgumentParser(description="Insights rollup of the tracker store")
     parser.add_argument("command", choices=["refresh"])

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from actions.settings import load_handoff_settings, load_tracker_settings
 from console import charts, insights
+from core.settings import load_handoff_settings, load_tracker_settings
 
 PRESETS = (7, 30, 90, 365)
 DEFAULT_DAYS = 30

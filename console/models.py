@@ -19,7 +19,7 @@ from sqlalchemy import Column, ForeignKey, Integer, String, Text, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, relationship
 
-from actions.handoff_store import Base, HandoffRequest, UTCDateTime, engine_for, session_for, utcnow
+from core.handoff_store import Base, HandoffRequest, UTCDateTime, engine_for, session_for, utcnow
 
 STATUSES = ("new", "in_progress", "contacted", "closed")
 STATUS_LABELS = {

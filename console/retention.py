@@ -27,10 +27,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import create_engine, delete, inspect, select, text
 from sqlalchemy.engine import Engine
 
-from actions.handoff_store import HandoffRequest, Notification, session_for, utcnow
-from actions.settings import load_handoff_settings, load_tracker_settings
 from console import audit, feedback_store
 from console.models import RequestEvent
+from core.handoff_store import HandoffRequest, Notification, session_for, utcnow
+from core.settings import load_handoff_settings, load_tracker_settings
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from actions.settings import ConsoleSettings, load_tracker_settings
 from console import feedback_store, review
 from console.feedback_store import NEW_TOPIC, OUT_OF_SCOPE, REASON_LABELS
+from core.settings import ConsoleSettings, load_tracker_settings
 from core.suggestions import topic_titles
 
 REVIEWED = "reviewed"  # the form value of "Reviewed, no label"
@@ -89,4 +89,3 @@ def add_routes(
     app.router.add_get("/review", queue)
     app.router.add_post("/review/sample", sample)
     app.router.add_post("/review/{item_id}/label", label)
-

@@ -25,7 +25,6 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from actions.settings import ConsoleSettings, load_console_settings
 from console import audit, inbox, insights_page, review_pages, takeover
 from console.auth import (
     LoginLimits,
@@ -36,6 +35,7 @@ from console.auth import (
     start_session,
 )
 from console.models import STATUS_LABELS, STATUSES, StaffSession
+from core.settings import ConsoleSettings, load_console_settings
 
 logger = logging.getLogger(__name__)
 

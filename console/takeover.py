@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 import aiohttp
 
-from actions.content import response_text
-from actions.handoff import readable_messages
+from core.content import response_text
+from core.transcript import readable_messages
 
 logger = logging.getLogger(__name__)
 

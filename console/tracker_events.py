@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
-from actions.data_protection import DataKeyError
 from components.encrypted_events import read_event_data
+from core.data_protection import DataKeyError
 
 EVENTS_TABLE = "events"  # rasa.core.tracker_store.SQLTrackerStore.SQLEvent
 

@@ -22,11 +22,11 @@ import sys
 
 from sqlalchemy import delete, select
 
-from actions.handoff_store import utcnow
-from actions.settings import load_console_settings
 from console import audit
 from console.auth import MIN_PASSWORD_LENGTH, AccountError, create_user, end_sessions_of, normalise
 from console.models import ROLES, StaffSession, StaffUser, console_session
+from core.handoff_store import utcnow
+from core.settings import load_console_settings
 
 
 def _password() -> str:

@@ -26,6 +26,14 @@ def responses() -> dict[str, Any]:
     return domain()["responses"]
 
 
+def response_text(name: str, **values: Any) -> str:
+    """The first text of a domain response, with contact details and `values` filled in."""
+    from core.settings import load_contacts  # settings reads the environment: only when asked
+
+    template = responses()[name][0]["text"]
+    return template.format(**{**load_contacts().placeholders(), **values})
+
+
 def intent_names() -> list[str]:
     return [i if isinstance(i, str) else next(iter(i)) for i in domain()["intents"]]
 

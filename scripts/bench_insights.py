@@ -38,10 +38,10 @@ sys.path.insert(0, str(ROOT))
 
 from rasa.core.tracker_store import SQLTrackerStore  # noqa: E402
 
-from actions.handoff_store import HandoffRequest, engine_for, session_for  # noqa: E402
 from console import insights  # noqa: E402
 from console.auth import create_user  # noqa: E402
 from console.models import RequestEvent  # noqa: E402
+from core.handoff_store import HandoffRequest, engine_for, session_for  # noqa: E402
 from core.suggestions import topic_titles  # noqa: E402
 from tests.browser import console_server  # noqa: E402
 

@@ -39,7 +39,7 @@ from typing import IO, Any
 
 import requests
 
-from actions.private_files import private_directory, private_file
+from core.private_files import private_directory, private_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -181,7 +181,7 @@ class Part:
 
 @dataclass(frozen=True)
 class StackSettings:
-    """The local stack's addresses: the same variables and defaults as actions/settings.py
+    """The local stack's addresses: the same variables and defaults as core/settings.py
     and scripts/start-servers.sh always used."""
 
     rasa_host: str
@@ -264,7 +264,7 @@ def parts(mode: str, settings: StackSettings, model: Path = MODEL) -> list[Part]
              "ACTION_PORT", (str(RASA), "run", "actions", "--actions", "actions",
                              "--port", str(settings.action_port)), "/health"),
         Part("notification-worker", "Notification worker", "", None, "",
-             (python, "-m", "actions.notify")),
+             (python, "-m", "core.notify")),
     ]  # fmt: skip
     if not settings.smtp_host:
         # With no SMTP server configured, a local mail catcher stands in for the

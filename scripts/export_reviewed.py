@@ -24,9 +24,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actions.settings import load_handoff_settings  # noqa: E402
 from console.feedback_store import NEW_TOPIC, labelled_items  # noqa: E402
 from core.content import intent_names  # noqa: E402
+from core.settings import load_handoff_settings  # noqa: E402
 
 DEFAULT_OUT = ROOT / "data" / "nlu" / "reviewed.yml"
 DEFAULT_NEW_TOPICS = ROOT / "reports" / "new-topics.md"

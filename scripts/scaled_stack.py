@@ -5,7 +5,7 @@ sharing PostgreSQL (conversations and handoff requests) and Redis (conversation 
 
 Families' entry: http://127.0.0.1:5080 (socket.io at /socket.io/ only: REST is not
 exposed, the load tests add it with `expose_rest`). Databases: CART_SCALED_POSTGRES_URL
-and CART_SCALED_REDIS_URL (actions/settings.py), or CART_TRACKER_URL / CART_DATABASE_URL /
+and CART_SCALED_REDIS_URL (core/settings.py), or CART_TRACKER_URL / CART_DATABASE_URL /
 CART_LOCK_STORE_URL if set. The same code starts the set-up for the tests
 (tests/test_scale.py) and the benchmark (`make bench-scaled`).
 """
@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actions.settings import load_scaled_setup_settings  # noqa: E402
+from core.settings import load_scaled_setup_settings  # noqa: E402
 from tests.servers import MODEL, RASA, free_port  # noqa: E402
 
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx" / "cart-assistant.conf.template"
@@ -170,7 +170,7 @@ def scaled_stack(
             ensure_postgres_database(url)
     # The handoff tables once, before several action servers could race to create them.
     subprocess.run(
-        [str(PYTHON), "-c", "import sys; from actions.handoff_store import engine_for; "
+        [str(PYTHON), "-c", "import sys; from core.handoff_store import engine_for; "
          "engine_for(sys.argv[1])", environment["CART_DATABASE_URL"]],
         cwd=ROOT, env=environment, check=True,
     )  # fmt: skip

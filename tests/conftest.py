@@ -86,7 +86,7 @@ def postgres_url() -> Iterator[str]:
         cursor.execute(f'CREATE DATABASE "{name}"')
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://")
     yield f"{base}/{name}"
-    from actions.handoff_store import engine_for
+    from core.handoff_store import engine_for
 
     engine_for.cache_clear()  # closes nothing by itself: terminate the sessions below
     with admin.cursor() as cursor:
@@ -116,9 +116,9 @@ def browser() -> Iterator[Browser]:
 TIERS = ("unit", "conversation", "e2e", "browser", "scale")
 MODULE_TIERS = {
     "unit": [
-        "test_answers", "test_deploy", "test_devstack", "test_faq_rules", "test_guard_units",
-        "test_independence", "test_lock_store", "test_rasa_patches", "test_safety",
-        "test_security_email", "test_security_tracker_store", "test_spacy_pipeline",
+        "test_answers", "test_architecture", "test_deploy", "test_devstack", "test_faq_rules",
+        "test_guard_units", "test_independence", "test_lock_store", "test_rasa_patches",
+        "test_safety", "test_security_email", "test_security_tracker_store", "test_spacy_pipeline",
         "test_suggestions", "test_tracker_store",
     ],
     "conversation": [

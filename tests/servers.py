@@ -114,7 +114,7 @@ def running_servers(
         if notification_worker:
             spawn(
                 "notification-worker",
-                [str(PYTHON), "-m", "actions.notify",
+                [str(PYTHON), "-m", "core.notify",
                  "--interval", "0.5"],
             )  # fmt: skip
         servers = Servers(

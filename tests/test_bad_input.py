@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from actions.settings import load_channel_settings, load_contacts
+from core.settings import load_channel_settings, load_contacts
 from tests.servers import Servers, running_servers
 
 MAX_LENGTH = load_channel_settings().max_message_length

@@ -7,7 +7,7 @@ import re
 
 from tests.action_helper import ROOT
 
-# Where the project reads its environment: actions/settings.py (the one place), and the few
+# Where the project reads its environment: core/settings.py (the one place), and the few
 # modules that read a setting of their own (keys, the staff password for scripts).
 SOURCES = ["actions", "channels", "components", "console", "core", "web"]
 READ = re.compile(r"""(?:os\.environ\.get|os\.getenv|_env)\(\s*["']([A-Z][A-Z0-9_]+)["']""")

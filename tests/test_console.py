@@ -21,9 +21,9 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
-from actions.handoff_store import session_for
 from console.auth import create_user
 from console.models import StaffUser
+from core.handoff_store import session_for
 from tests.browser import Chat, PageWatch, console_server, watch, web_page_server
 from tests.servers import Servers, free_port, running_servers
 from tests.test_answers import RESPONSES, plain

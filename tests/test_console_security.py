@@ -28,11 +28,11 @@ from requests.adapters import HTTPAdapter
 from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 
-from actions.handoff_store import HandoffRequest, NewHandoff, create_request, session_for, utcnow
 from console import audit, inbox
 from console.auth import count_failure, create_user, failures_of
 from console.models import ensure_schema
 from console.retention import forget
+from core.handoff_store import HandoffRequest, NewHandoff, create_request, session_for, utcnow
 from tests.action_helper import ROOT
 from tests.browser import console_server, serve_module
 from tests.servers import free_port

@@ -21,7 +21,12 @@ DOCKERFILES = ["Dockerfile.rasa", "Dockerfile.actions"]
 def settings_read_by_the_code() -> set[str]:
     """Every environment variable the project's code or Rasa reads."""
     names: set[str] = set()
-    for path in [*ROOT.glob("actions/*.py"), *ROOT.glob("scripts/*"), ROOT / "endpoints.yml"]:
+    for path in [
+        *ROOT.glob("actions/*.py"),
+        *ROOT.glob("core/*.py"),
+        *ROOT.glob("scripts/*"),
+        ROOT / "endpoints.yml",
+    ]:
         if path.is_file():
             text = path.read_text(encoding="utf-8", errors="replace")
             names |= set(re.findall(r"\b((?:CART|RASA|ACTION|WEB|SANIC)_[A-Z_]+)\b", text))

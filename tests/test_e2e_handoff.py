@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from actions.handoff_store import recent_requests
-from actions.settings import load_contacts
+from core.handoff_store import recent_requests
+from core.settings import load_contacts
 from tests.action_helper import load_domain
 from tests.conftest import SmtpServer
 from tests.servers import Servers, free_port, running_servers

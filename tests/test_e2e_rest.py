@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from actions.settings import load_contacts
+from core.settings import load_contacts
 from tests.action_helper import ROOT, load_domain
 from tests.servers import Servers, running_servers
 

@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from actions.handoff_store import recent_requests
-from actions.settings import load_contacts
 from components.encrypted_events import read_event_data
+from core.handoff_store import recent_requests
+from core.settings import load_contacts
 from tests.browser import CuttableProxy
 from tests.servers import Servers, running_servers
 from tests.test_e2e_handoff import ANSWERS

@@ -17,11 +17,11 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from actions import handoff_limits
 from actions.handoff import ActionHandoffToCoordinator
-from actions.handoff_store import recent_requests
 from channels import guard
 from channels.guard import Admission, FloodGuard
+from core import handoff_limits
+from core.handoff_store import recent_requests
 from tests.action_helper import make_tracker, run_action
 from tests.conftest import SmtpServer
 from tests.servers import Servers, running_servers

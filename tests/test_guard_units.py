@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from actions.language import other_language
 from channels.action_server import watching_action_failures
 from channels.guard import (
     FloodGuard,
@@ -14,6 +13,7 @@ from channels.guard import (
     origin_allowed,
     screen_metadata,
 )
+from core.language import other_language
 from tests.servers import ROOT
 
 
@@ -47,7 +47,7 @@ def test_zero_means_no_limit_and_keys_are_bounded() -> None:
 
 
 def test_the_guard_counts_only_what_it_admits() -> None:
-    from actions.settings import load_channel_settings
+    from core.settings import load_channel_settings
 
     settings = load_channel_settings()
     clock = Clock()

@@ -11,18 +11,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.contact_validation import parse_contact, readable_contact
 from actions.handoff import (
     MAX_FAILURES,
     ValidateHandoffForm,
-    build_transcript,
     parse_name,
     parse_role,
 )
-from actions.handoff_store import NewHandoff, create_request, format_reference, recent_requests
-from actions.notify import compose_email, deliver_due
-from actions.office_hours import describe_opening, is_open, next_opening
-from actions.settings import load_handoff_settings
+from core.contact_validation import parse_contact, readable_contact
+from core.handoff_store import NewHandoff, create_request, format_reference, recent_requests
+from core.notify import compose_email, deliver_due
+from core.office_hours import describe_opening, is_open, next_opening
+from core.settings import load_handoff_settings
+from core.transcript import build_transcript
 from tests.action_helper import load_domain, make_tracker
 from tests.conftest import SmtpServer
 

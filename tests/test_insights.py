@@ -24,12 +24,12 @@ import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 
-from actions.handoff_store import HandoffRequest, NewHandoff, create_request, session_for
 from components.tracker_store import ProgramTrackerStore
 from console import charts, insights
 from console.auth import create_user
 from console.models import RequestEvent
 from console.retention import forget
+from core.handoff_store import HandoffRequest, NewHandoff, create_request, session_for
 from tests.action_helper import ROOT
 from tests.browser import console_server
 
@@ -165,7 +165,7 @@ def databases(
 
 
 def _reset_postgres(url: str) -> None:
-    from actions.handoff_store import engine_for
+    from core.handoff_store import engine_for
 
     engine = engine_for(url)
     with engine.begin() as connection:

@@ -18,9 +18,9 @@ import pytest
 import requests
 from rasa.shared.core.trackers import EventVerbosity
 
-from actions.handoff_store import recent_requests
 from components.encrypted_events import read_event_data
 from console.takeover import RasaConversations, hand_back, join
+from core.handoff_store import recent_requests
 from tests.conftest import SmtpServer
 from tests.servers import Servers, running_servers
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from actions.data_protection import DataKeyError
-from actions.handoff_store import NewHandoff, create_request, recent_requests, reencrypt_all, utcnow
 from console import feedback_store, inbox
 from console.retention import purge
+from core.data_protection import DataKeyError
+from core.handoff_store import NewHandoff, create_request, recent_requests, reencrypt_all, utcnow
 from tests.action_helper import ROOT
 from tests.servers import running_servers
 

@@ -23,10 +23,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from actions.handoff_store import recent_requests
 from components.encrypted_events import read_event_data
 from console.takeover import RasaConversations, join
 from console.takeover import say as coordinator_says
+from core.handoff_store import recent_requests
 from scripts.scaled_stack import ScaledStack, nginx_binary, scaled_stack
 from tests.socket_client import confirm_session, connect, exchange, texts
 from tests.test_e2e_handoff import ANSWERS

@@ -14,8 +14,8 @@ import pytest
 import requests
 import socketio
 
-from actions.settings import load_contacts
 from components.encrypted_events import read_event_data
+from core.settings import load_contacts
 from tests.servers import Servers, running_servers
 from tests.socket_client import exchange, texts
 

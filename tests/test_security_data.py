@@ -17,10 +17,10 @@ from cryptography.fernet import Fernet
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 
-from actions.data_protection import DataKeyError
-from actions.handoff_store import recent_requests
 from components.encrypted_events import read_event_data
 from components.tracker_store import ProgramTrackerStore
+from core.data_protection import DataKeyError
+from core.handoff_store import recent_requests
 from tests.action_helper import ROOT
 from tests.servers import running_servers
 

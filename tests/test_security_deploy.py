@@ -22,8 +22,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from sqlalchemy.engine import make_url
 
-from actions.handoff_store import engine_for
 from components.tracker_store import ProgramTrackerStore
+from core.handoff_store import engine_for
 from tests.action_helper import ROOT
 from tests.conftest import POSTGRES_ADMIN_URL
 

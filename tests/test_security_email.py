@@ -1,6 +1,6 @@
 """Issue #15, item 4: the coordinators' email carries the reference and the console link
 only, unless full details are configured AND the connection goes over STARTTLS with a
-verified certificate AND logs in (actions/notify.py). Real aiosmtpd servers on loopback:
+verified certificate AND logs in (core/notify.py). Real aiosmtpd servers on loopback:
 one plain (tests/conftest.py's smtp_server), one with STARTTLS and AUTH."""
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from actions.handoff_store import NewHandoff, create_request, recent_requests
-from actions.notify import deliver_due
-from actions.settings import HandoffSettings, load_handoff_settings
+from core.handoff_store import NewHandoff, create_request, recent_requests
+from core.notify import deliver_due
+from core.settings import HandoffSettings, load_handoff_settings
 from tests.conftest import MailSink, SmtpServer
 from tests.servers import free_port
 

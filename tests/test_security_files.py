@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 
-from actions.data_protection import _local_key
-from actions.handoff_store import engine_for
 from components.tracker_store import ProgramTrackerStore
 from console import insights, retention, tracker_events
+from core.data_protection import _local_key
+from core.handoff_store import engine_for
 from scripts.devstack import spawn
 from tests.action_helper import ROOT
 

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from actions.handoff_store import recent_requests
-from actions.settings import load_channel_settings
+from core.handoff_store import recent_requests
+from core.settings import load_channel_settings
 from core.suggestions import topic_titles
 from tests.action_helper import ROOT
 from tests.browser import (

@@ -21,7 +21,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from actions.settings import (
+from console import answer_feedback
+from console.feedback_store import is_rated
+from core.content import responses
+from core.settings import (
     PROJECT_ROOT,
     load_channel_settings,
     load_contacts,
@@ -29,9 +32,6 @@ from actions.settings import (
     load_tracker_settings,
     load_web_settings,
 )
-from console import answer_feedback
-from console.feedback_store import is_rated
-from core.content import responses
 
 HERE = Path(__file__).resolve().parent
 WIDGET_BUILD = PROJECT_ROOT / "build" / "web"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from actions.settings import HandoffSettings
+from core.settings import HandoffSettings
 
 
 def is_open(moment: datetime, settings: HandoffSettings) -> bool:

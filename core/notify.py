@@ -3,7 +3,7 @@
 At-least-once: `deliver_due` sends every pending notification whose time has come and
 marks it sent only after the server accepted it; a failure stays pending with a later
 `next_attempt_at` (exponential back-off). The action tries once right away; the worker
-started by `make run` (`python -m actions.notify`) retries the rest.
+started by `make run` (`python -m core.notify`) retries the rest.
 
 Email is not a safe place for what families tell us: by default the coordinators' email
 holds the reference and the console link only, like the webhook. The details and the
@@ -26,8 +26,8 @@ from email.message import EmailMessage
 import requests
 from sqlalchemy import select
 
-from actions.handoff_store import HandoffRequest, Notification, session_for, utcnow
-from actions.settings import HandoffSettings, load_handoff_settings
+from core.handoff_store import HandoffRequest, Notification, session_for, utcnow
+from core.settings import HandoffSettings, load_handoff_settings
 
 logger = logging.getLogger(__name__)
 

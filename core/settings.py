@@ -257,9 +257,7 @@ def load_console_settings() -> ConsoleSettings:
         session_hours=float(_env("CART_CONSOLE_SESSION_HOURS", "8")),
         idle_minutes=float(_env("CART_CONSOLE_IDLE_MINUTES", "30")),
         max_failed_logins=int(_env("CART_CONSOLE_MAX_FAILED_LOGINS", "5")),
-        max_failed_logins_per_address=int(
-            _env("CART_CONSOLE_MAX_FAILED_LOGINS_PER_ADDRESS", "20")
-        ),
+        max_failed_logins_per_address=int(_env("CART_CONSOLE_MAX_FAILED_LOGINS_PER_ADDRESS", "20")),
         login_backoff_max_seconds=float(_env("CART_CONSOLE_LOGIN_BACKOFF_MAX_SECONDS", "60")),
         secure_cookies=_env("CART_CONSOLE_SECURE_COOKIES", "true").lower() in ("1", "true", "yes"),
         takeover_timeout_seconds=float(_env("CART_TAKEOVER_TIMEOUT", "30")),

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Column, Integer, String, delete, func, select
 
-from actions.handoff_store import Base, HandoffRequest, UTCDateTime, session_for, utcnow
-from actions.settings import FloodSettings
+from core.handoff_store import Base, HandoffRequest, UTCDateTime, session_for, utcnow
+from core.settings import FloodSettings
 
 ADDRESS_METADATA_KEY = "cart_address"  # channels/guard.py stamps it
 

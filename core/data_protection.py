@@ -4,7 +4,7 @@ Names, phone numbers, emails, what they need and the transcript are stored encry
 with Fernet (AES-128-CBC with HMAC-SHA256, from `cryptography`). The keys come from the
 environment (`CART_DATA_KEYS`, comma-separated, newest first); `MultiFernet` decrypts
 with any of them and encrypts with the first, so a key is rotated by putting a new one
-in front and running `python -m actions.data_protection rotate`.
+in front and running `python -m core.data_keys rotate`.
 
 Locally, without CART_DATA_KEYS, a key is made once in var/data-key (mode 600): never
 committed, and gone with `make clean`, which also removes the data it protects.
@@ -17,7 +17,6 @@ Rasa servers never hold the keys of the handoff requests), else with the keys ab
 from __future__ import annotations
 
 import os
-import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,8 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.types import Text, TypeDecorator
 
-from actions.private_files import private_directory
-from actions.settings import PROJECT_ROOT
+from core.private_files import private_directory
+from core.settings import PROJECT_ROOT
 
 LOCAL_KEY_FILE = PROJECT_ROOT / "var" / "data-key"
 # Marks a stored value as ours, so plain text from before encryption is still read.
@@ -98,24 +97,3 @@ class EncryptedText(TypeDecorator):
 
     def process_result_value(self, value: str | None, dialect: Any) -> str | None:
         return None if value is None else decrypt(value)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m actions.data_protection new-key | rotate`"""
-    args = sys.argv[1:] if argv is None else argv
-    if args == ["new-key"]:
-        print(Fernet.generate_key().decode())
-        return 0
-    if args == ["rotate"]:
-        from actions.handoff_store import reencrypt_all
-        from actions.settings import load_handoff_settings
-
-        count = reencrypt_all(load_handoff_settings().database_url)
-        print(f"Re-encrypted {count} requests with the newest key.")
-        return 0
-    print("usage: python -m actions.data_protection new-key | rotate", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

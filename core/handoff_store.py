@@ -1,7 +1,7 @@
 """Durable handoff requests and their notification outbox (SQLAlchemy).
 
 A request and its pending notifications are written in one transaction, before anything
-is sent: if the process dies after the commit, the retry worker (actions/notify.py)
+is sent: if the process dies after the commit, the retry worker (core/notify.py)
 still delivers them. SQLite under var/ by default; PostgreSQL when CART_DATABASE_URL
 names one.
 """
@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.types import TypeDecorator
 
-from actions.data_protection import EncryptedText
-from actions.private_files import private_sqlite
+from core.data_protection import EncryptedText
+from core.private_files import private_sqlite
 
 Base = declarative_base()
 
@@ -80,7 +80,7 @@ class HandoffRequest(Base):
     status = Column(String(20), nullable=False, default="new")
     sender_id = Column(String(255), nullable=False, index=True)
     channel = Column(String(50), nullable=False)
-    # What the family told us is encrypted at rest (actions/data_protection.py).
+    # What the family told us is encrypted at rest (core/data_protection.py).
     name = Column(EncryptedText(), nullable=False)
     role = Column(String(50), nullable=False)
     contact_kind = Column(String(10), nullable=False)
@@ -129,9 +129,7 @@ def engine_for(url: str) -> Engine:
     # hide_parameters: a database error's message (logged) must not carry a family's details.
     if make_url(url).get_backend_name() == "sqlite":
         private_sqlite(url)  # readable by this user only (0600, in a 0700 var/)
-        engine = create_engine(
-            url, future=True, hide_parameters=True, connect_args={"timeout": 15}
-        )
+        engine = create_engine(url, future=True, hide_parameters=True, connect_args={"timeout": 15})
     else:
         # Fail fast when the database is unreachable: a family is waiting for an answer.
         engine = create_engine(

@@ -95,7 +95,7 @@ _CONTRACTIONS = [
     (re.compile(r"\b(he's|hes)\b"), "he is"),
     (re.compile(r"\b(she's|shes)\b"), "she is"),
     (re.compile(r"\b(i'm|im)\b"), "i am"),
-    (re.compile(r"\b(it's)\b"), "it is"),
+    (re.compile(r"\b(it's|its)\b"), "it is"),  # "its gone now": phones drop the apostrophe
     (re.compile(r"\b(that's|thats)\b"), "that is"),
     (re.compile(r"\b(what's|whats)\b"), "what is"),
     (re.compile(r"\b(there's|theres)\b"), "there is"),

@@ -154,6 +154,7 @@ NOT_EMERGENCIES = [
     "this is all so confusing, who do i ask about insurance?",
     "he fainted once before he was diagnosed, long before car t, does it matter?",
     "fever on day 4, now it's day 30 and all good, when is the next visit?",
+    "she had a fever last week but its gone now, when can she go back to school",
     "",
     "   ",
 ]

@@ -15,10 +15,11 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from components.intent_override import put_first
 from core.language import other_language
 
 logger = logging.getLogger(__name__)
@@ -49,12 +50,5 @@ class LanguageScreen(GraphComponent):
             if language is None:
                 continue
             logger.info("Message in another language (%s)", language)
-            top = {INTENT_NAME_KEY: OTHER_LANGUAGE_INTENT, "confidence": 1.0}
-            ranking = [
-                r
-                for r in message.get(INTENT_RANKING_KEY) or []
-                if r.get(INTENT_NAME_KEY) != OTHER_LANGUAGE_INTENT
-            ]
-            message.set(INTENT, top, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
+            put_first(message, OTHER_LANGUAGE_INTENT)
         return messages

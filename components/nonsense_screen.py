@@ -21,10 +21,11 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from components.intent_override import put_first
 from core.safety import default_triage, one_deletion
 
 logger = logging.getLogger(__name__)
@@ -96,14 +97,7 @@ class NonsenseScreen(GraphComponent):
             if not self.is_nonsense(message.get(TEXT) or ""):
                 continue
             logger.info("No known word: %s -> %s", intent, FALLBACK_INTENT)
-            top = {INTENT_NAME_KEY: FALLBACK_INTENT, "confidence": 1.0}
-            ranking = [
-                r
-                for r in message.get(INTENT_RANKING_KEY) or []
-                if r.get(INTENT_NAME_KEY) != FALLBACK_INTENT
-            ]
-            message.set(INTENT, top, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
+            put_first(message, FALLBACK_INTENT)
         return messages
 
     def is_nonsense(self, text: str) -> bool:

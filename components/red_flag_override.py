@@ -25,6 +25,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from components.intent_override import put_first
 from core.safety import Assessment, Verdict, assess, default_triage
 from core.suggestions import suggestions
 
@@ -91,10 +92,7 @@ class RedFlagOverride(GraphComponent):
                 logger.info(
                     "Emergency: %s -> emergency (%s)", predicted, ",".join(assessment.signs)
                 )
-            top = {INTENT_NAME_KEY: EMERGENCY_INTENT, "confidence": 1.0}
-            rest = [r for r in ranking if r.get(INTENT_NAME_KEY) != EMERGENCY_INTENT]
-            message.set(INTENT, top, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [top, *rest], add_to_output=True)
+            rest = put_first(message, EMERGENCY_INTENT)
             also = _question_also_asked(assessment, rest)
             if also:
                 flag = message.get(RED_FLAG_KEY) or {}

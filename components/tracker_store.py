@@ -133,9 +133,7 @@ class ProgramTrackerStore(SQLTrackerStore):
             # loop thread, so a small pool of kept connections is safe.
             options.update(poolclass=QueuePool, pool_size=2, max_overflow=4)
         # hide_parameters: a database error's message must not carry what a family wrote.
-        self.engine = create_engine(
-            engine_url, pool_pre_ping=True, hide_parameters=True, **options
-        )
+        self.engine = create_engine(engine_url, pool_pre_ping=True, hide_parameters=True, **options)
         if engine_url.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_for_many_writers)
         self.sessionmaker = sessionmaker(bind=self.engine)

@@ -202,9 +202,7 @@ class TrackerWindows:
             replay = [*known.state, *itertools.islice(full.events, known.cut, cut)]
         else:
             replay = list(itertools.islice(full.events, cut))
-        state = DialogueStateTracker.from_events(
-            full.sender_id, replay, list(full.slots.values())
-        )
+        state = DialogueStateTracker.from_events(full.sender_id, replay, list(full.slots.values()))
         return _Start(weakref.ref(full), cut, _state_events(state))
 
     def _build(self, full: DialogueStateTracker, start: _Start) -> WindowedTracker:
@@ -255,9 +253,7 @@ def _copy_state(source: DialogueStateTracker, target: DialogueStateTracker) -> N
 _original_call_format = RemoteAction._action_call_format
 
 
-def window_aware_call_format(
-    self: RemoteAction, tracker: DialogueStateTracker, domain: Any
-) -> Any:
+def window_aware_call_format(self: RemoteAction, tracker: DialogueStateTracker, domain: Any) -> Any:
     """The action server gets the window's events, but for the actions that read history.
     Installed by components/rasa_fixes.py (patch `windowed-action-call`)."""
     if isinstance(tracker, WindowedTracker) and self.name() not in FULL_HISTORY_ACTIONS:

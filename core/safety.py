@@ -95,7 +95,8 @@ _CONTRACTIONS = [
     (re.compile(r"\b(he's|hes)\b"), "he is"),
     (re.compile(r"\b(she's|shes)\b"), "she is"),
     (re.compile(r"\b(i'm|im)\b"), "i am"),
-    (re.compile(r"\b(it's|its)\b"), "it is"),  # "its gone now": phones drop the apostrophe
+    # "its gone now": phones drop the apostrophe; "stopped on its own" keeps its "its".
+    (re.compile(r"\b(it's|its)\b(?! own\b)"), "it is"),
     (re.compile(r"\b(that's|thats)\b"), "that is"),
     (re.compile(r"\b(what's|whats)\b"), "what is"),
     (re.compile(r"\b(there's|theres)\b"), "there is"),
@@ -326,6 +327,7 @@ class Triage:
             self._read(doc, sign, context, sentences[sign.start], clauses[sign.start], kept)
             for sign in kept
         ]
+        readings = _follow_the_owner(readings, context, sentences, clauses)
         names = tuple(dict.fromkeys(s.name for s, _ in readings))
         kinds = tuple(dict.fromkeys(r.value for _, r in readings))
         if any(r is Reading.NOW for _, r in readings):
@@ -485,6 +487,8 @@ class Triage:
             and subjects
             and doc[max(subjects)[0]].lower_ in ("i", "myself", "my")
             and not any(t.lower_ in _OTHER_SUBJECTS for t in doc[max(subjects)[1] : sign.start])
+            # "I can't really wake her": the writer does something to the patient.
+            and not any(t.lower_ in _PATIENT_OBJECTS for t in doc[sign.end : sign.end + 2])
         ):
             return sign, Reading.SOMEONE_ELSE
         # "is it just tiredness if she can barely stay awake today?": a present sign
@@ -719,11 +723,21 @@ _CLAUSE_WORDS = frozenset({"but", "so", "because", "cause", "pero", "porque"})
 
 # "their son", "a sick child", "another kid": someone's child, not the writer's.
 _NOT_OURS_BEFORE = frozenset({"her", "his", "their", "a", "an", "another", "other", "sick"})
-_SIBLINGS = frozenset({"brother", "sister", "sibling", "twin", "brothers", "sisters", "siblings"})
+_SIBLINGS = frozenset(
+    {"brother", "sister", "sibling", "twin", "brothers", "sisters", "siblings"}
+    # "The baby has a fever. Our older son is the CAR T patient."
+    | {"older", "younger", "oldest", "youngest", "other"}
+)
+# "he is so dizzy": this "so" strengthens the word after it; it does not start a clause.
+_LINKING_VERBS = frozenset(
+    {"is", "was", "are", "were", "am", "be", "been", "feel", "feels", "felt", "look", "looks"}
+    | {"looked", "seem", "seems", "seemed", "get", "gets", "got", "getting", "really", "just"}
+)
 # Words that may join the signs of a headline ("Confusion and seizures after CAR T").
 _HEADLINE_GLUE = frozenset({"and", "or", "&", "the", "a", "an", "/"})
 _PRONOUNS = frozenset({"he", "she", "they", "i", "we", "him", "her", "them", "me", "us"})
 _OTHER_SUBJECTS = frozenset({"it", "he", "she", "they", "his", "her", "their"})
+_PATIENT_OBJECTS = frozenset({"her", "him", "them", "my", "our"})
 _OBJECT_PREPOSITIONS = frozenset({"to", "with"})
 _SUBJECTS = frozenset({"he", "she", "i", "they", "we", "it"})
 
@@ -733,6 +747,30 @@ def _new_subject_between(doc: Doc, start: int, end: int) -> bool:
     return any(
         doc[i].lower_ == "and" and doc[i + 1].lower_ in _SUBJECTS for i in range(start, end - 1)
     )
+
+
+def _follow_the_owner(
+    readings: list[tuple[_Sign, Reading]],
+    context: list[tuple[str, int, int]],
+    sentences: list[Span],
+    clauses: list[Span],
+) -> list[tuple[_Sign, Reading]]:
+    """ "The baby has a fever, 38.4.": a sign whose clause names nobody belongs to the
+    person of the sign just before it in the same sentence."""
+    people = [(s, e) for kind, s, e in context if kind in ("patient", "someone_else")]
+    result: list[tuple[_Sign, Reading]] = []
+    for sign, reading in readings:
+        clause, sentence = clauses[sign.start], sentences[sign.start]
+        names_nobody = not any(clause.start <= s and e <= clause.end for s, e in people)
+        previous = [
+            (p, r) for p, r in result if p.end <= sign.start and p.start >= sentence.start
+        ]
+        if reading is Reading.NOW and names_nobody and previous:
+            last, last_reading = max(previous, key=lambda pr: pr[0].start)
+            if last_reading is Reading.SOMEONE_ELSE and clauses[last.start] != clause:
+                reading = Reading.SOMEONE_ELSE
+        result.append((sign, reading))
+    return result
 
 
 def _dedupe(signs: Sequence[_Sign]) -> list[_Sign]:
@@ -754,7 +792,8 @@ def _spans(doc: Doc, ends: frozenset[str], words: frozenset[str]) -> list[Span]:
     by_token: list[Span] = []
     start = 0
     for i, token in enumerate(doc):
-        if token.text in ends or token.lower_ in words or "\n" in token.text:
+        intensifier = token.lower_ == "so" and i > 0 and doc[i - 1].lower_ in _LINKING_VERBS
+        if token.text in ends or (token.lower_ in words and not intensifier) or "\n" in token.text:
             span = doc[start:i]
             by_token.extend([span] * (i - start))
             by_token.append(doc[i : i + 1])

@@ -83,6 +83,13 @@ EMERGENCIES = [
     "coughing blood??",
     "what does it mean when he's this sleepy and won't wake up?",
     "she just told me her vision is blurry",
+    # Fourth-study wordings (2026-11-29, fourth session), in my own words:
+    "dark purple blotches showing up on his legs",
+    "he dozed off after lunch and i cant properly wake him",
+    "she is having a tough time getting her words out tonight",
+    "got the runs, nonstop since this morning",
+    "why would her heart be pounding like that when she is resting??",
+    "his nose is bleeding and it will not stop, is that something to worry about?",
 ]
 
 MENTIONS = [
@@ -157,6 +164,15 @@ NOT_EMERGENCIES = [
     "she had a fever last week but its gone now, when can she go back to school",
     "",
     "   ",
+    "he had chills after his infusion back in may, long gone now. when can he swim?",
+    "her bruising was bad before treatment, now her counts are up. do we still need labs?",
+    "a nosebleed last week stopped on its own, is that worth mentioning at clinic?",
+    "My wife is so dizzy from the night shifts, how long is the stay?",
+    "what does b cell aplasia mean for school?",
+    "can kymriah give you seizures?",
+    "a dad in the parents group said his son had confusion after car t, it really shook me",
+    "The baby has a fever, 38.4. Our older daughter is the CAR T patient, can she visit?",
+    "he ran 39 on day 4 but that was in the hospital and it settled. what is the next scan?",
 ]
 
 SPANISH_EMERGENCIES = [

@@ -9,8 +9,10 @@
 
 What it promises staff:
 - every process it starts stops with it: Ctrl-C, SIGTERM, and SIGHUP (the terminal
-  window closed) all stop every child; a child also gets SIGTERM if this process is
-  killed outright (PR_SET_PDEATHSIG), so no server is left holding a port;
+  window closed) all stop every child; so does the terminal going away when the SIGHUP
+  went to make instead (`make shell` in a window of its own); a child also gets SIGTERM
+  if this process is killed outright (PR_SET_PDEATHSIG), so no server is left holding a
+  port;
 - a port that is already taken gives one clear line on stderr and exit status 2, before
   anything starts;
 - the terminal shows what staff need (addresses, "ready", how to stop); the servers'
@@ -324,6 +326,32 @@ def _on_stop_signal(signum: int, _frame: Any) -> None:
     raise _Stopped(signum)
 
 
+def has_terminal() -> bool:
+    """Does this process still have its controlling terminal? A closed window hangs the
+    terminal up; the kernel then sends SIGHUP to the session leader only. Under `make
+    shell` that is make, which waits for its children instead of passing it on, so the
+    stack looks for itself."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+class _TerminalWatch:
+    """Raises _Stopped(SIGHUP) once a terminal the stack started with is gone."""
+
+    def __init__(self) -> None:
+        self.had_terminal = has_terminal()
+
+    def check(self) -> None:
+        if self.had_terminal and not has_terminal():
+            for stop_signal in STOP_SIGNALS:
+                signal.signal(stop_signal, signal.SIG_IGN)
+            raise _Stopped(signal.SIGHUP)
+
+
 def say(text: str, stream: IO[str] = sys.stdout) -> None:
     """A line for staff; nothing when the terminal is gone (SIGHUP: writes fail)."""
     with contextlib.suppress(OSError):
@@ -372,6 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = stack_env(mode, settings, dict(os.environ))
     running: list[tuple[Part, subprocess.Popen]] = []
     previous = {s: signal.signal(s, _on_stop_signal) for s in STOP_SIGNALS}
+    terminal = _TerminalWatch()
     try:
         say("Starting the assistant (loading the model takes about half a minute)...")
         for part in found:
@@ -386,9 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 url = f"http://127.0.0.1:{part.port}{part.health}"
                 wait_until_answers(url, process, 300)
         if mode == "shell":
-            return _run_shell(found[-1], env, logs, running)
+            return _run_shell(found[-1], env, logs, running, terminal)
         say(banner(settings, env, _shown(logs)))
-        return _watch(running, logs)
+        return _watch(running, logs, terminal)
     except _Stopped as stopped:
         say(f"\n{stopped}: stopping the assistant.")
         return 128 + stopped.signum
@@ -408,9 +437,13 @@ def _shown(path: Path) -> Path:
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
-def _watch(running: list[tuple[Part, subprocess.Popen]], logs: Path) -> int:
-    """Until a signal stops the stack, or one of its servers exits (then: which, and why)."""
+def _watch(
+    running: list[tuple[Part, subprocess.Popen]], logs: Path, terminal: _TerminalWatch
+) -> int:
+    """Until a signal or a closed terminal stops the stack, or one of its servers exits
+    (then: which, and why)."""
     while True:
+        terminal.check()
         for part, process in running:
             if process.poll() is not None:
                 say(
@@ -423,7 +456,11 @@ def _watch(running: list[tuple[Part, subprocess.Popen]], logs: Path) -> int:
 
 
 def _run_shell(
-    part: Part, env: dict[str, str], logs: Path, running: list[tuple[Part, subprocess.Popen]]
+    part: Part,
+    env: dict[str, str],
+    logs: Path,
+    running: list[tuple[Part, subprocess.Popen]],
+    terminal: _TerminalWatch,
 ) -> int:
     """`rasa shell` in this terminal: its answers here, its log lines and warnings in the log."""
     say("Rasa shell (bound to loopback): type a message; /stop ends the session.")
@@ -434,7 +471,9 @@ def _run_shell(
             preexec_fn=_die_with_parent,
         )  # fmt: skip
     running.append((part, shell))  # stopped with the rest on a signal
-    code = shell.wait()
+    while (code := shell.poll()) is None:
+        terminal.check()
+        time.sleep(0.5)
     if code not in (0, -signal.SIGINT, 130):
         say(f"The Rasa shell stopped (exit {code}); its log: {_shown(log)}.", sys.stderr)
     return code

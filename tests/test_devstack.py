@@ -11,6 +11,7 @@ import pty
 import queue
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -239,14 +240,24 @@ def _read_terminal(fd: int, marker: str, seconds: float) -> str:
 
 
 @pytest.mark.e2e
-def test_make_shell_binds_loopback_and_a_closed_terminal_stops_it_all(tmp_path: Path) -> None:
-    """`make shell` in a real terminal (a pseudo-terminal whose session leader is the
-    stack, as under a window's shell); closing the window hangs the terminal up."""
+@pytest.mark.parametrize("launcher", ["devstack", "make"])
+def test_make_shell_binds_loopback_and_a_closed_terminal_stops_it_all(
+    tmp_path: Path, launcher: str
+) -> None:
+    """The staff shell in a real terminal (a pseudo-terminal); closing the window hangs the
+    terminal up. "devstack": the stack leads the terminal's session, as under a window's
+    shell, and gets the SIGHUP. "make": `make shell` leads it, as in a window opened to run
+    it; make gets the SIGHUP and waits for the stack, which must notice by itself."""
     if not MODEL.exists():
         pytest.fail(f"{MODEL} is missing: run `make train` (make test does it).")
     ports = {name: free_port() for name in PORT_VARIABLES}
     env = _stack_env(tmp_path, ports)
-    command = [sys.executable, "-m", "scripts.devstack", "shell", "--logs", str(tmp_path)]
+    if launcher == "make":
+        make = shutil.which("make")
+        assert make is not None
+        command = [make, "--no-print-directory", "shell", f"LOGS={tmp_path}"]
+    else:
+        command = [sys.executable, "-m", "scripts.devstack", "shell", "--logs", str(tmp_path)]
     pid, terminal = pty.fork()
     if pid == 0:  # the child: the terminal's session, then the stack
         try:
@@ -258,8 +269,12 @@ def test_make_shell_binds_loopback_and_a_closed_terminal_stops_it_all(tmp_path: 
     try:
         screen = _read_terminal(terminal, "Your input", 400)
         assert "Warning" not in screen, screen  # warnings go to var/rasa-shell.log
-        children = _children(pid)
-        assert len(children) == 4, children  # action server, worker, mail catcher, shell
+        stack = pid
+        if launcher == "make":
+            (stack,) = _children(pid)  # make runs the stack, the stack runs the servers
+        children = _children(stack) | ({stack} - {pid})
+        # action server, worker, mail catcher, shell (and the stack under make)
+        assert len(children) == 4 + (launcher == "make"), children
         assert _listening_addresses(ports["RASA_PORT"]) == {"127.0.0.1"}
         assert _listening_addresses(ports["ACTION_PORT"]) == {"127.0.0.1"}
 

@@ -100,7 +100,7 @@ async def protective_headers(request: web.Request, handler: Any) -> web.StreamRe
             response = web.json_response({"error": error.text}, status=error.status)
         else:
             response = render(request, "error.html", error.status, message=error.text)
-    except Exception:  # noqa: BLE001 - a coordinator gets a page, the log gets the details
+    except Exception:
         logger.exception("Console error on %s %s", request.method, request.path)
         message = "Something went wrong. Please try again."
         response = (

@@ -28,8 +28,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.content import responses  # noqa: E402
-from core.evaluation_sets import (  # noqa: E402
+from core.content import responses
+from core.evaluation_sets import (
     ROOT,
     STYLES,
     Question,
@@ -38,7 +38,7 @@ from core.evaluation_sets import (  # noqa: E402
     load_safety,
     set_dir,
 )
-from core.suggestions import parent_topic, suggestions  # noqa: E402
+from core.suggestions import parent_topic, suggestions
 
 # Floors just under the clean looks at the last two held-out sets (the seventh and today's
 # eighth, docs/pipeline.md), so that a change cannot quietly make understanding or safety

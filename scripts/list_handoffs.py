@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.handoff_store import recent_requests  # noqa: E402
-from core.settings import load_handoff_settings  # noqa: E402
+from core.handoff_store import recent_requests
+from core.settings import load_handoff_settings
 
 
 def main() -> int:

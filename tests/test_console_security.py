@@ -53,7 +53,7 @@ class FromAddress(HTTPAdapter):
         self.address = address
         super().__init__()
 
-    def init_poolmanager(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - requests' API
+    def init_poolmanager(self, *args, **kwargs) -> None:
         kwargs["source_address"] = (self.address, 0)
         super().init_poolmanager(*args, **kwargs)
 

@@ -71,7 +71,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             yield Stack(f"{page_url}/", console_url, database_url)
 
 
-def feedback(page: Page):  # noqa: ANN201 - a Playwright Locator
+def feedback(page: Page):
     return page.get_by_role("group", name="Was this helpful?")
 
 

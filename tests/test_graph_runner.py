@@ -34,7 +34,7 @@ def runners(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
     yield loaded
 
 
-def _parse(metadata, runner, text: str) -> dict:  # noqa: ANN001 - Rasa's types
+def _parse(metadata, runner, text: str) -> dict:
     target = metadata.nlu_target
     tracker = DialogueStateTracker("runner-test", metadata.domain.slots)
     inputs = {"__message__": [UserMessage(text)], "__tracker__": tracker}

@@ -328,7 +328,7 @@ def test_webhook_is_posted_when_configured(tmp_path: Path) -> None:
     received: list[dict] = []
 
     class Inbox(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server API
+        def do_POST(self) -> None:
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(204)
             self.end_headers()

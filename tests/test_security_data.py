@@ -29,7 +29,7 @@ NAME, PHONE, NEED = "Maria Lopez", "617-555-0123", "our son Mateo relapsed in Ma
 SECRETS = (NAME, "Maria", PHONE, "555-0123", "Mateo", "relapsed")
 
 
-def run(coroutine):  # noqa: ANN001, ANN201 - any coroutine
+def run(coroutine):
     return asyncio.run(coroutine)
 
 

@@ -134,7 +134,7 @@ RELEASES = {
 
 
 class FakeIndex(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         body = RELEASES.get(self.path)
         self.send_response(200 if body else 404)
         self.send_header("Content-Type", "application/json")

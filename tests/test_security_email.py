@@ -89,7 +89,7 @@ def tls_smtp(tmp_path: Path) -> Iterator[TlsSmtp]:
     context.load_cert_chain(cert_file, key_file)
     server = TlsSmtp(free_port(), MailSink(), cert_file)
 
-    def authenticator(_server, _session, _envelope, mechanism, data) -> AuthResult:  # noqa: ANN001
+    def authenticator(_server, _session, _envelope, mechanism, data) -> AuthResult:
         if isinstance(data, LoginPassword):
             server.logins.append((data.login, data.password))
             expected = (USER.encode(), PASSWORD.encode())

@@ -26,7 +26,7 @@ def store(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> ProgramTrackerS
     return ProgramTrackerStore(domain=DOMAIN)
 
 
-def run(coroutine):  # noqa: ANN001, ANN201 - any coroutine
+def run(coroutine):
     return asyncio.run(coroutine)
 
 
@@ -60,7 +60,7 @@ def test_a_refused_turn_is_dropped_and_other_families_are_still_saved(
     assert [r.getMessage() for r in caplog.records] == 2 * [
         "Tracker database refused a conversation's turn (DataError): dropped, not retried"
     ]
-    assert too_long not in store._unwritten  # noqa: SLF001 - nothing left to retry
+    assert too_long not in store._unwritten
     caplog.clear()
 
     # Every other family's turns are written, and the refused one is not tried again.
@@ -89,10 +89,10 @@ def test_an_unreachable_database_still_keeps_the_turn_for_later(
     store.sessionmaker.configure(bind=store.engine)
     _turn(tracker, "what is crs")
     run(store.save(tracker))
-    assert "family-outage" in store._unwritten  # noqa: SLF001
+    assert "family-outage" in store._unwritten
     store.engine = working
     store.sessionmaker.configure(bind=working)
     other = run(store.get_or_create_tracker("family-after"))  # writes the kept turn first
     assert other is not None
-    assert "family-outage" not in store._unwritten  # noqa: SLF001
+    assert "family-outage" not in store._unwritten
     assert _stored(postgres_url, "family-outage") == len(tracker.events)

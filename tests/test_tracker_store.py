@@ -28,7 +28,7 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-def run(coroutine):  # noqa: ANN001, ANN201 - any coroutine
+def run(coroutine):
     return asyncio.run(coroutine)
 
 

@@ -91,6 +91,7 @@ shell: train
 
 lint: install
 	$(BIN)/ruff check actions channels components console core web tests scripts
+	$(BIN)/mypy
 
 validate: install
 	$(RASA) data validate

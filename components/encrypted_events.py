@@ -22,7 +22,7 @@ from sqlalchemy.types import Text, TypeDecorator
 
 from core.data_protection import decrypt, encrypt, tracker_keys
 
-_Base = declarative_base()
+_Base: Any = declarative_base()  # no static type in SQLAlchemy 1.4
 
 
 class EncryptedEventData(TypeDecorator):

@@ -75,7 +75,7 @@ class AtomicRedisLockStore(RedisLockStore):
 class ProgramLockStore(LockStore):
     """Builds the Redis or in-memory lock store from the project's settings."""
 
-    def __new__(cls, endpoint_config: Any = None, **_: Any) -> LockStore:  # type: ignore[misc]
+    def __new__(cls, endpoint_config: Any = None, **_: Any) -> LockStore:
         url = load_tracker_settings().lock_store_url
         if not url:
             return QuickInMemoryLockStore()

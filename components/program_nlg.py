@@ -77,7 +77,7 @@ class ProgramResponseGenerator(TemplatedNaturalLanguageGenerator):
         super().__init__(domain.responses if domain else {})
         self._placeholders = load_contacts().placeholders()
 
-    def _response_variables(  # type: ignore[override]
+    def _response_variables(
         self, filled_slots: dict[str, Any] | None, kwargs: dict[str, Any]
     ) -> dict[str, Any]:
         variables = TemplatedNaturalLanguageGenerator._response_variables(filled_slots, kwargs)

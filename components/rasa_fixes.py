@@ -94,12 +94,12 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
 
 
 def _patch_action_result_validation() -> None:
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = _validate_action_result
 
 
 def _patch_graph_runner() -> None:
     # The runner the Rasa server loads a model with (MessageProcessor._load_model).
-    rasa.core.processor.DaskGraphRunner = SequentialGraphRunner  # type: ignore[misc]
+    rasa.core.processor.DaskGraphRunner = SequentialGraphRunner
 
 
 _rasa_load_spacy_model = SpacyNLP.load_model
@@ -126,13 +126,13 @@ def _load_spacy_model_once(spacy_model_name: str) -> SpacyModel:
 
 
 def _patch_spacy_model_loading() -> None:
-    SpacyNLP.load_model = staticmethod(_load_spacy_model_once)  # type: ignore[method-assign]
+    SpacyNLP.load_model = staticmethod(_load_spacy_model_once)
 
 
 def _patch_action_call_format() -> None:
     from components.tracker_window import window_aware_call_format
 
-    RemoteAction._action_call_format = window_aware_call_format  # type: ignore[method-assign]
+    RemoteAction._action_call_format = window_aware_call_format
 
 
 # Every patch, in the order applied; docs/rasa-patches.md has one section per name.

@@ -42,7 +42,7 @@ def build_pipeline(patterns_file: Path = PATTERNS_FILE) -> Language:
     )
     nlp.initialize()
     # After initialize(): it would otherwise reset the ruler and drop the patterns.
-    ruler.add_patterns(ruler_patterns(patterns_file))
+    ruler.add_patterns(ruler_patterns(patterns_file))  # type: ignore[attr-defined]
     nlp.meta["name"] = "cart_assistant_pipeline"
     nlp.meta["description"] = "Blank English + lookup lemmatizer + CAR T entity ruler"
     return nlp

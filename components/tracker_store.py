@@ -124,8 +124,9 @@ class ProgramTrackerStore(SQLTrackerStore):
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
         # Rasa's engine hands out pooled connections unchecked: after the database restarts
         # or a connection is dropped, each stale one would fail a family's message.
-        engine_url = self.engine.url
-        self.engine.dispose()
+        rasa_engine: Any = self.engine  # type: ignore[has-type]  # set untyped in Rasa's __init__
+        engine_url = rasa_engine.url
+        rasa_engine.dispose()
         options = create_engine_kwargs(engine_url)
         if engine_url.get_backend_name() == "sqlite":
             # SQLAlchemy 1.4 opens and closes a SQLite file for every query (NullPool): a
@@ -138,7 +139,7 @@ class ProgramTrackerStore(SQLTrackerStore):
             event.listen(self.engine, "connect", _sqlite_for_many_writers)
         self.sessionmaker = sessionmaker(bind=self.engine)
         # The same table, each event's data encrypted at rest (components/encrypted_events.py).
-        self.SQLEvent = EncryptedEvent  # type: ignore[misc]
+        self.SQLEvent = EncryptedEvent
         # Built once: building a statement cost more than running it.
         self._latest_id_query = select(func.max(self.SQLEvent.id)).where(
             self.SQLEvent.sender_id == bindparam("sender_id")

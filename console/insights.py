@@ -548,11 +548,11 @@ def csv_rows(insights: Insights) -> list[list[str]]:
         rows.append(["weekly", week.isoformat(), "emergencies", str(count)])
     for name, value in insights.totals.items():
         rows.append(["period", f"{insights.start}..{insights.end}", name, str(value)])
-    for label, value in (
+    for label, hours in (
         ("median_first_response_hours", insights.median_first_response),
         ("p90_first_response_hours", insights.p90_first_response),
     ):
-        rows.append(["period", f"{insights.start}..{insights.end}", label, _number(value)])
+        rows.append(["period", f"{insights.start}..{insights.end}", label, _number(hours)])
     rows.append(
         [
             "period",

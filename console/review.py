@@ -195,6 +195,7 @@ def _scan_events(database_url: str, tracker_url: str) -> int:
                 top=top,
             )
             for trigger in triggers:
+                user: Event | None
                 if trigger.type_name == "user":
                     user, reason = trigger, "emergency"
                 else:

@@ -94,7 +94,8 @@ async def protective_headers(request: web.Request, handler: Any) -> web.StreamRe
     try:
         response = await handler(request)
     except web.HTTPRedirection as redirect:
-        response = web.Response(status=redirect.status, headers={"Location": redirect.location})
+        location = redirect.headers.get("Location", "/")
+        response = web.Response(status=redirect.status, headers={"Location": location})
     except web.HTTPException as error:
         if wants_json(request):
             response = web.json_response({"error": error.text}, status=error.status)
@@ -138,7 +139,7 @@ async def staff_only(request: web.Request, handler: Any) -> web.StreamResponse:
         raise web.HTTPUnauthorized(text="Please log in.")
     request["staff"] = staff
     if request.method == "POST":
-        given = request.headers.get("X-CSRF-Token")
+        given: Any = request.headers.get("X-CSRF-Token")
         if given is None and request.content_type in (
             "application/x-www-form-urlencoded",
             "multipart/form-data",

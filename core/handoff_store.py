@@ -34,7 +34,8 @@ from sqlalchemy.types import TypeDecorator
 from core.data_protection import EncryptedText
 from core.private_files import private_sqlite
 
-Base = declarative_base()
+# Any: SQLAlchemy 1.4's declarative base has no static type without its mypy plugin.
+Base: Any = declarative_base()
 
 REFERENCE_PREFIX = "CT"
 

@@ -244,7 +244,8 @@ class Triage:
         self._en_nlp = spacy.blank("en")
         self._en_nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
         self._en_nlp.initialize()
-        self._lemmas = self._en_nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+        lemmatizer: Any = self._en_nlp.get_pipe("lemmatizer")
+        self._lemmas = lemmatizer.lookups.get_table("lemma_lookup")
         # Every word spaCy's lookup tables know; an unknown word may be a typo of a sign's word.
         self._known = frozenset(self._lemmas.keys()) | frozenset(self._lemmas.values())
         self._typos = _typo_index(english["signs"], self._spelling)

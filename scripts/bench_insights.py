@@ -166,7 +166,10 @@ def _log_in(console_url: str, database_url: str) -> requests.Session:
     create_user(database_url, username, "Bench Coordinator", PASSWORD)
     browser = requests.Session()
     page = browser.get(f"{console_url}/login", timeout=30)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    if found is None:
+        raise RuntimeError(f"no CSRF token on the console's login page ({page.status_code})")
+    token = found.group(1)
     browser.post(
         f"{console_url}/login",
         data={"username": username, "password": PASSWORD, "csrf_token": token},

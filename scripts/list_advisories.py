@@ -92,7 +92,7 @@ def table(index_url: str, versions: dict[str, str], names: list[str]) -> tuple[l
             found = advisories(index_url, name, version)
         except (requests.RequestException, ValueError, LookupFailed) as error:
             failed += 1
-            lines.append(f"| {name} | {version} | look-up failed: {_cell(error)} | | | |")
+            lines.append(f"| {name} | {version} | look-up failed: {_cell(str(error))} | | | |")
             continue
         if not found:
             lines.append(f"| {name} | {version} | none known | | | |")

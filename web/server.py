@@ -106,7 +106,7 @@ def create_app(socket_url: str, title: str, max_message_length: int) -> web.Appl
     tracker_url = load_tracker_settings().url
 
     @web.middleware
-    async def security_headers(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    async def security_headers(request: web.Request, handler):
         try:
             response = await handler(request)
         except web.HTTPException as error:

@@ -83,7 +83,7 @@ _CONTRACTIONS = [
     (re.compile(r"\b(can't|cant|cannot|can not)\b"), "can not"),
     (re.compile(r"\b(won't|wont)\b"), "will not"),
     (re.compile(r"\b(don't|dont)\b"), "do not"),
-    (re.compile(r"\b(doesn't|doesnt)\b"), "does not"),
+    (re.compile(r"\b(doesn't|doesnt|dosent|dosnt|doesent)\b"), "does not"),
     (re.compile(r"\b(didn't|didnt)\b"), "did not"),
     (re.compile(r"\b(isn't|isnt)\b"), "is not"),
     (re.compile(r"\b(wasn't|wasnt)\b"), "was not"),
@@ -103,6 +103,8 @@ _CONTRACTIONS = [
     (re.compile(r"\b(they're|theyre)\b"), "they are"),
     (re.compile(r"\b(we're)\b"), "we are"),
     (re.compile(r"\b(i've|ive)\b"), "i have"),
+    (re.compile(r"\b(they've|theyve)\b"), "they have"),
+    (re.compile(r"\b(we've|weve)\b"), "we have"),
     (re.compile(r"\b(he'd)\b"), "he had"),
     (re.compile(r"\b(she'd)\b"), "she had"),
     (re.compile(r"'ll\b"), " will"),
@@ -422,7 +424,14 @@ class Triage:
         writer_is_not_patient = bool(found("writer_not_patient", whole))
 
         def patients(span: Span, before: int | None = None) -> list[tuple[int, int]]:
-            hits = found("patient", span, before)
+            # "his words are all jumbled": "his" names the patient though "words" is
+            # part of the sign.
+            owner = [
+                (s, e)
+                for k, s, e in context
+                if k == "patient" and span.start <= s < sign.start < e <= span.end
+            ]
+            hits = found("patient", span, before) + owner
             if writer_is_not_patient:  # "I'm the dad and I have chills": not the patient
                 hits = [(s, e) for s, e in hits if doc[s].lower_ not in ("i", "myself")]
             return hits
@@ -456,6 +465,12 @@ class Triage:
                 and not (s > 0 and doc[s - 1].lower_ in _NOT_OURS_BEFORE)
                 # "a girl in my daughter's class": the daughter only names the class.
                 and not (e < len(doc) and doc[e].lower_ in ("'s", "s"))
+                # "my girlfriend - she has a fever": the pronoun is that person.
+                and not (
+                    doc[s].lower_ in _PRONOUNS
+                    and all(t.is_punct for t in doc[last_other:s])
+                    and s - last_other <= 2
+                )
             ]
             if possessive or not (treated or patient_after):
                 return sign, Reading.SOMEONE_ELSE

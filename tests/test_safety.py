@@ -90,6 +90,14 @@ EMERGENCIES = [
     "got the runs, nonstop since this morning",
     "why would her heart be pounding like that when she is resting??",
     "his nose is bleeding and it will not stop, is that something to worry about?",
+    # Fifth-study wordings (the ninth set, 2026-11-29), in my own words:
+    "39 on the dot",
+    "new bruises just showed up all over her back, should i worry?",
+    "she seems all muddled, keeps asking what day it is",
+    "her words are all mixed up, she says fork for spoon",
+    "she dosent recognise her own brother",
+    "my right leg feels weak and heavy, im 21 and had kymriah last week",
+    "my son's hands are twitching and he cannot make them stop",
 ]
 
 MENTIONS = [
@@ -173,6 +181,21 @@ NOT_EMERGENCIES = [
     "a dad in the parents group said his son had confusion after car t, it really shook me",
     "The baby has a fever, 38.4. Our older daughter is the CAR T patient, can she visit?",
     "he ran 39 on day 4 but that was in the hospital and it settled. what is the next scan?",
+    "he never had seizures, why does he need seizure medicine?",
+    "she had a fit on day 5 but she has been fine for weeks, will it come back?",
+    "he was 38.6 on friday but it settled and has been normal since",
+    "her shaking hands the first week, theyve stopped now. is that usual?",
+    "say her temp reaches 38 tonight, which number do we call?",
+    "should she get a headache at home, is that the neuro side effect?",
+    "is 38 the cut-off where we phone you?",
+    "is 100.4 f the same as 38 c?",
+    "i'm the mum and i have chills from no sleep, can i still stay on the ward?",
+    "I'm the patient's dad and my heart races from stress, is there support?",
+    "this is about my boyfriend - he has a temperature of 38.5, can he still be my carer?",
+    "my mate said he got confused after car t, will that happen to me?",
+    "my wife and I read about car t online and we're both confused, what is it?",
+    "he threw up with every round of chemo, is vomiting common after car t?",
+    "Mi hermana tiene fiebre, ¿puede visitar a mi hija?",
 ]
 
 SPANISH_EMERGENCIES = [

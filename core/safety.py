@@ -268,9 +268,16 @@ class Triage:
 
     def _typo_fixed(self, word: str) -> str:
         """ "confsued" -> "confused": one letter off a sign's word, and no English word."""
-        if len(word) < _TYPO_MIN_LENGTH or not word.isalpha() or word in self._spelling:
+        if not word.isalpha() or word in self._spelling:
             return word
         if self._lemmas.get(word) is not None or word in self._known:
+            return word
+        # "havin", "bleedin": phones drop the final g of "-ing".
+        if word.endswith("in") and (
+            self._lemmas.get(word + "g") is not None or word + "g" in self._known
+        ):
+            return word + "g"
+        if len(word) < _TYPO_MIN_LENGTH:
             return word
         candidates = {w for variant in one_deletion(word) for w in self._typos.get(variant, ())}
         return candidates.pop() if len(candidates) == 1 else word

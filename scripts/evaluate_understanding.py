@@ -40,13 +40,14 @@ from core.evaluation_sets import (
 )
 from core.suggestions import parent_topic, suggestions
 
-# Floors just under the clean looks at the last two held-out sets (the seventh and today's
-# eighth, docs/pipeline.md), so that a change cannot quietly make understanding or safety
-# worse. Each new writer's set has been harder than the last one tuned on, so the floors
-# follow the latest clean looks (top-1 0.880, recall 0.951, false alarms 0.085 at worst).
+# Floors just under the clean looks at the latest held-out sets (docs/pipeline.md), so
+# that a change cannot quietly make understanding or safety worse. Each new writer's set
+# has been harder than the last one tuned on, so the floors follow the latest clean looks
+# (top-1 0.880, one click 0.944, recall 0.951 and false alarms 0.115 at worst; the ninth and
+# tenth writers put the sign words in far more non-urgent sentences).
 # The targets of issues #13 and #14 (one click 0.97, recall 1.00, false alarms 0.05) are
 # not met: they stay the goal.
-GATES = {"top1": 0.87, "one_click": 0.94, "recall": 0.945, "false_alarm": 0.09}
+GATES = {"top1": 0.87, "one_click": 0.94, "recall": 0.945, "false_alarm": 0.12}
 TARGETS = {"top1": 0.90, "one_click": 0.97, "recall": 1.00, "false_alarm": 0.05}
 FALLBACK = "nlu_fallback"
 OFFERED_ON = (FALLBACK, "inform")

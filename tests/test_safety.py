@@ -98,6 +98,9 @@ EMERGENCIES = [
     "she dosent recognise her own brother",
     "my right leg feels weak and heavy, im 21 and had kymriah last week",
     "my son's hands are twitching and he cannot make them stop",
+    # A dropped final g ("havin", "bleedin"): read as the -ing word.
+    "she is havin a fit rn",
+    "hes bleedin from his nose and it wont stop",
 ]
 
 MENTIONS = [

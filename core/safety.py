@@ -248,7 +248,8 @@ class Triage:
         self._en_nlp.initialize()
         lemmatizer: Any = self._en_nlp.get_pipe("lemmatizer")
         self._lemmas = lemmatizer.lookups.get_table("lemma_lookup")
-        # Every word spaCy's lookup tables know; an unknown word may be a typo of a sign's word.
+        # The lemmas spaCy's lookup table knows (its keys are hashes, see `knows`); an unknown
+        # word may be a typo of a sign's word.
         self._known = frozenset(self._lemmas.keys()) | frozenset(self._lemmas.values())
         self._typos = _typo_index(english["signs"], self._spelling)
         self._en = _Language(self._en_nlp, english, "LEMMA", self._lemma_of, self._words_en)
@@ -264,7 +265,9 @@ class Triage:
 
     def knows(self, word: str) -> bool:
         """Is this lower-case word in spaCy's English lookup tables?"""
-        return word in self._known
+        # The table is keyed by hashes: its inflected forms ("having", "went") are found
+        # by looking them up, its lemmas by the set of values.
+        return word in self._known or self._lemmas.get(word) is not None
 
     def _typo_fixed(self, word: str) -> str:
         """ "confsued" -> "confused": one letter off a sign's word, and no English word."""

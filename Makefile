@@ -82,12 +82,12 @@ train: $(MODEL)
 
 # The local stack (scripts/devstack.py): closing the terminal stops it all; a taken port
 # is one clear line and a non-zero exit; the servers' output goes to var/*.log.
-LOGS ?= var
+STACK_LOGS ?= var
 run: train widget
-	$(BIN)/python -m scripts.devstack run --logs $(LOGS)
+	$(BIN)/python -m scripts.devstack run --logs "$(STACK_LOGS)"
 
 shell: train
-	$(BIN)/python -m scripts.devstack shell --logs $(LOGS)
+	$(BIN)/python -m scripts.devstack shell --logs "$(STACK_LOGS)"
 
 lint: install
 	$(BIN)/ruff check actions channels components console core web tests scripts

@@ -49,15 +49,18 @@ def sentence_features(message: Message) -> scipy.sparse.csr_matrix | None:
 
 
 # A sentence ends at ".", "?" or "!" (one or more) before white space, or at a line break.
-_SENTENCE = re.compile(r"[^.?!\n]*(?:[.?!]+(?=\s|$)|\n|$)")
+# (One pass over the text: no backtracking on long messages.)
+_SENTENCE_END = re.compile(r"[.?!]+(?=\s|$)|\n")
 
 
 def focus_span(text: str) -> tuple[int, int] | None:
     """Where the question of a message of several sentences is: its last sentence that
     asks ("?"), else its last sentence. None for a message of one sentence."""
-    sentences = [
-        (m.start(), m.end()) for m in _SENTENCE.finditer(text) if text[m.start() : m.end()].strip()
-    ]
+    sentences, start = [], 0
+    for end in [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text)]:
+        if text[start:end].strip():
+            sentences.append((start, end))
+        start = end
     if len(sentences) < 2:
         return None
     asking = [(s, e) for s, e in sentences if text[s:e].rstrip().endswith("?")]

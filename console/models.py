@@ -141,7 +141,10 @@ def ensure_schema(url: str) -> Engine:
 
 @lru_cache(maxsize=8)
 def _ensure_schema(url: str) -> Engine:
-    engine = engine_for(url)  # creates missing tables
+    engine = engine_for(url)
+    # engine_for made the tables of the modules imported before its first call for this
+    # database; the console's may have come later (`make forget` in a fresh process).
+    Base.metadata.create_all(engine)
     dialect = engine.dialect.name
     timestamp = "TIMESTAMP WITH TIME ZONE" if dialect == "postgresql" else "DATETIME"
     with engine.begin() as connection:

@@ -28,7 +28,7 @@ from sqlalchemy import create_engine, delete, inspect, select, text
 from sqlalchemy.engine import Engine
 
 from console import audit, feedback_store
-from console.models import RequestEvent
+from console.models import RequestEvent, ensure_schema
 from core.handoff_store import HandoffRequest, Notification, session_for, utcnow
 from core.settings import load_handoff_settings, load_tracker_settings
 
@@ -91,6 +91,9 @@ class Deleted:
 
 def _delete_requests(handoff_url: str, condition: object) -> list[str]:
     """Deletes the requests `condition` selects; returns their references."""
+    # The console's tables may never have been made (`make forget` before the console
+    # ever ran): this deletes from them too.
+    ensure_schema(handoff_url)
     with session_for(handoff_url) as session, session.begin():
         rows = list(
             session.execute(select(HandoffRequest.id, HandoffRequest.reference).where(condition))

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.handoff_store import HandoffRequest, Notification, session_for, utcnow
 from core.settings import HandoffSettings, load_handoff_settings
@@ -32,6 +32,8 @@ from core.settings import HandoffSettings, load_handoff_settings
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=30)
+# Longer than a send can take (SMTP timeout, webhook timeout), so a claim outlives it.
+SENDING_LEASE = timedelta(minutes=2)
 ROLE_LABELS = {
     "parent": "Parent or guardian",
     "patient": "Patient",
@@ -153,13 +155,19 @@ def deliver_due(
     now = now or utcnow()
     sent = failed = 0
     with session_for(settings.database_url) as session:
-        query = select(Notification).where(
+        query = select(Notification.id).where(
             Notification.status == "pending", Notification.next_attempt_at <= now
         )
         if request_id is not None:
             query = query.where(Notification.request_id == request_id)
-        # One worker at a time per row on PostgreSQL; SQLite ignores the lock hint.
-        for notification in session.scalars(query.with_for_update(skip_locked=True)).all():
+        due = list(session.scalars(query).all())
+    for notification_id in due:
+        if not _claim(settings.database_url, notification_id, now):
+            continue  # the action or another worker is sending it
+        with session_for(settings.database_url) as session:
+            notification = session.get(Notification, notification_id)
+            if notification is None:  # deleted meanwhile (retention, "forget")
+                continue
             notification.attempts += 1
             try:
                 _send(notification, settings)
@@ -186,6 +194,24 @@ def deliver_due(
                 )
             session.commit()
     return sent, failed
+
+
+def _claim(database_url: str, notification_id: int, now: datetime) -> bool:
+    """Takes one notification for this process: one conditional UPDATE moves its next
+    attempt a lease into the future, so the action's try and the worker's pass (or two
+    workers) never both send it, on SQLite as on PostgreSQL. A process that dies while
+    sending leaves it due again when the lease ends (at least once, never twice at once)."""
+    with session_for(database_url) as session, session.begin():
+        result = session.execute(
+            update(Notification)
+            .where(
+                Notification.id == notification_id,
+                Notification.status == "pending",
+                Notification.next_attempt_at <= now,
+            )
+            .values(next_attempt_at=now + SENDING_LEASE)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def main() -> int:

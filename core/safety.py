@@ -398,10 +398,14 @@ class Triage:
                 return sign, Reading.NEGATED
         if any(s >= sign.end and s - sign.end <= 2 for s, _ in found("negation_after", clause)):
             return sign, Reading.NEGATED
-        if any(s >= sign.end and s - sign.end <= 1 for s, _ in found("general_after", clause)):
+        # ("is 39.5 the cutoff? that's what he has now": a "now" keeps it the patient's.)
+        says_now = bool(found("now", whole))
+        if not says_now and any(
+            s >= sign.end and s - sign.end <= 1 for s, _ in found("general_after", clause)
+        ):
             return sign, Reading.GENERAL
         # "the form mentions confusion and trouble speaking": the whole list is named.
-        if any(
+        if not says_now and any(
             sign.start - e <= 1 or _only_signs_between(doc, e, sign.start, all_signs)
             for _, e in found("general_before", clause, sign.start)
         ):
@@ -434,24 +438,26 @@ class Triage:
         writer_is_not_patient = bool(found("writer_not_patient", whole))
 
         def patients(span: Span, before: int | None = None) -> list[tuple[int, int]]:
-            # "his words are all jumbled": "his" names the patient though "words" is
-            # part of the sign.
-            owner = [
-                (s, e)
-                for k, s, e in context
-                if k == "patient" and span.start <= s < sign.start < e <= span.end
-            ]
-            hits = found("patient", span, before) + owner
+            hits = found("patient", span, before)
             if writer_is_not_patient:  # "I'm the dad and I have chills": not the patient
                 hits = [(s, e) for s, e in hits if doc[s].lower_ not in ("i", "myself")]
             return hits
 
+        # "my husband is so dizzy": the clause after an intensifying "so" has its subject
+        # in the clause before (a "so" otherwise starts a clause of its own).
+        subject = clause
+        if (
+            clause.start >= 2
+            and doc[clause.start - 1].lower_ == "so"
+            and doc[clause.start - 2].lower_ in _LINKING_VERBS
+        ):
+            subject = doc[_clause_start(doc, clause.start - 2) : clause.end]
         # "he tried to text his friend and couldn't spell his name": the friend is only
         # the object of what our patient did, not the one with the sign.
-        patients_before = patients(clause, sign.start)
+        patients_before = patients(subject, sign.start)
         someone_else = [
             (s, e)
-            for s, e in found("someone_else", clause, sign.start)
+            for s, e in found("someone_else", subject, sign.start)
             if not (
                 any(t.lower_ in _OBJECT_PREPOSITIONS for t in doc[max(s - 2, 0) : s])
                 and any(ps < s for ps, _ in patients_before)
@@ -462,22 +468,31 @@ class Triage:
                 and any(s - 3 <= ps < s for ps, _ in patients_before)
             )
         ]
-        if someone_else:
+        # "I'm his mum and I can't wake him": the one with the sign is the one acted on.
+        acts_on_patient = any(
+            t.lower_ in _PATIENT_OBJECTS for t in doc[max(sign.start, sign.end - 1) : sign.end + 1]
+        )
+        if someone_else and not acts_on_patient:
             last_other = max(e for _, e in someone_else)
             # "my friend's daughter", "another mom ... her son": still someone else's child.
             possessive = last_other < len(doc) and doc[last_other].lower_ in ("'s", "s")
-            treated = any(s >= last_other for s, _ in found("treatment", clause, sign.start))
+            treated = any(s >= last_other for s, _ in found("treatment", subject, sign.start))
+            first_other = max(someone_else)[0]
+            # "my girlfriend - she has a fever": the pronoun is that person; but "it's his
+            # mom - he has a fever": the writer names themselves, the pronoun is our patient.
+            own_person = first_other > 0 and doc[first_other - 1].lower_ in ("my", "our")
             patient_after = [
                 s
-                for s, e in patients(clause, sign.start)
+                for s, e in patients(subject, sign.start)
                 if s >= last_other
                 and not (possessive and s <= last_other + 1)
-                and not (s > 0 and doc[s - 1].lower_ in _NOT_OURS_BEFORE)
+                and not (s > 0 and doc[s - 1].lower_ in _NOT_OURS_BEFORE and doc.lang_ == "en")
                 # "a girl in my daughter's class": the daughter only names the class.
                 and not (e < len(doc) and doc[e].lower_ in ("'s", "s"))
                 # "my girlfriend - she has a fever": the pronoun is that person.
                 and not (
-                    doc[s].lower_ in _PRONOUNS
+                    own_person
+                    and doc[s].lower_ in _PRONOUNS
                     and all(t.is_punct for t in doc[last_other:s])
                     and s - last_other <= 2
                 )
@@ -514,7 +529,7 @@ class Triage:
             and doc[max(subjects)[0]].lower_ in ("i", "myself", "my")
             and not any(t.lower_ in _OTHER_SUBJECTS for t in doc[max(subjects)[1] : sign.start])
             # "I can't really wake her": the writer does something to the patient.
-            and not any(t.lower_ in _PATIENT_OBJECTS for t in doc[sign.end : sign.end + 2])
+            and not acts_on_patient
         ):
             return sign, Reading.SOMEONE_ELSE
         # "is it just tiredness if she can barely stay awake today?": a present sign
@@ -538,7 +553,14 @@ class Triage:
             for s, _ in found("general_strong", sentence)
         ):
             return sign, Reading.GENERAL
-        if patients(clause, sign.start) or patients(clause):
+        # "his words are all jumbled": "his" names the patient though "words" is part of
+        # the sign.
+        owner = [
+            (s, e)
+            for k, s, e in context
+            if k == "patient" and clause.start <= s < sign.start < e <= clause.end
+        ]
+        if patients(clause, sign.start) or patients(clause) or owner:
             return sign, Reading.NOW
         # "is 100.6 normal four days after kymriah? that's what she has now."
         if _is_question(doc, clause) and found("now", whole):
@@ -791,7 +813,10 @@ def _follow_the_owner(
         previous = [
             (p, r) for p, r in result if p.end <= sign.start and p.start >= sentence.start
         ]
-        if reading is Reading.NOW and names_nobody and previous:
+        # Only a bare reading ("38.4", "38.4 c"): a clause with words of its own ("but now
+        # it's a seizure") speaks for itself.
+        bare_reading = clause.doc[sign.start].like_num and len(clause) <= 3
+        if reading is Reading.NOW and names_nobody and previous and bare_reading:
             last, last_reading = max(previous, key=lambda pr: pr[0].start)
             if last_reading is Reading.SOMEONE_ELSE and clauses[last.start] != clause:
                 reading = Reading.SOMEONE_ELSE
@@ -818,14 +843,24 @@ def _spans(doc: Doc, ends: frozenset[str], words: frozenset[str]) -> list[Span]:
     by_token: list[Span] = []
     start = 0
     for i, token in enumerate(doc):
-        intensifier = token.lower_ == "so" and i > 0 and doc[i - 1].lower_ in _LINKING_VERBS
-        if token.text in ends or (token.lower_ in words and not intensifier) or "\n" in token.text:
+        if token.text in ends or token.lower_ in words or "\n" in token.text:
             span = doc[start:i]
             by_token.extend([span] * (i - start))
             by_token.append(doc[i : i + 1])
             start = i + 1
     by_token.extend([doc[start:]] * (len(doc) - start))
     return by_token
+
+
+def _clause_start(doc: Doc, index: int) -> int:
+    """Where the clause holding token `index` begins (the boundaries of `_spans`)."""
+    start = index
+    while start > 0:
+        before = doc[start - 1]
+        if before.text in _CLAUSE_END or before.lower_ in _CLAUSE_WORDS or "\n" in before.text:
+            break
+        start -= 1
+    return start
 
 
 def _only_signs_between(doc: Doc, start: int, end: int, signs: Sequence[_Sign]) -> bool:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import errno
 import os
 import secrets
 import signal
@@ -333,17 +334,34 @@ def has_terminal() -> bool:
     stack looks for itself."""
     try:
         fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
-    except OSError:
-        return False
+    except OSError as error:
+        # ENXIO/EIO: no terminal any more; anything else (too many open files) says nothing.
+        return error.errno not in (errno.ENXIO, errno.EIO, errno.ENODEV)
     os.close(fd)
     return True
 
 
+def _in_terminal_foreground() -> bool:
+    """Started in the foreground of a terminal (`make run`), not as a background job
+    (`make run &`, nohup, disown): only then does the terminal's end stop the stack."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 class _TerminalWatch:
-    """Raises _Stopped(SIGHUP) once a terminal the stack started with is gone."""
+    """Raises _Stopped(SIGHUP) once the terminal the stack started in, in the foreground,
+    is gone."""
 
     def __init__(self) -> None:
-        self.had_terminal = has_terminal()
+        self.had_terminal = _in_terminal_foreground()
 
     def check(self) -> None:
         if self.had_terminal and not has_terminal():

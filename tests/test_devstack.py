@@ -255,7 +255,7 @@ def test_make_shell_binds_loopback_and_a_closed_terminal_stops_it_all(
     if launcher == "make":
         make = shutil.which("make")
         assert make is not None
-        command = [make, "--no-print-directory", "shell", f"LOGS={tmp_path}"]
+        command = [make, "--no-print-directory", "shell", f"STACK_LOGS={tmp_path}"]
     else:
         command = [sys.executable, "-m", "scripts.devstack", "shell", "--logs", str(tmp_path)]
     pid, terminal = pty.fork()

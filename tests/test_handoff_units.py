@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiosmtpd.controller import Controller
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import (
@@ -23,8 +27,9 @@ from core.notify import compose_email, deliver_due
 from core.office_hours import describe_opening, is_open, next_opening
 from core.settings import load_handoff_settings
 from core.transcript import build_transcript
+from scripts.devstack import free_port
 from tests.action_helper import load_domain, make_tracker
-from tests.conftest import SmtpServer
+from tests.conftest import MailSink, SmtpServer
 
 NEW_YORK = ZoneInfo("America/New_York")
 SETTINGS = load_handoff_settings()
@@ -364,3 +369,39 @@ def test_webhook_is_posted_when_configured(tmp_path: Path) -> None:
     ]
     # The webhook carries no personal details: only the reference and where to look.
     assert "Maria" not in json.dumps(received) and "+1617" not in json.dumps(received)
+
+
+class _SlowInbox(MailSink):
+    """An SMTP server that takes half a second to accept: two senders overlap."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(0.5)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_the_action_and_the_worker_never_both_send_one_notification(database_url: str) -> None:
+    """The action tries at once while the worker's pass may run: a real SMTP server, two
+    real senders at the same moment, one email (a clean-clone run once got two)."""
+    inbox = _SlowInbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = replace(SETTINGS, database_url=database_url, smtp_port=port, smtp_timeout=5)
+        request = create_request(database_url, new_handoff(), ["email"])
+        start = threading.Barrier(2)
+        results: list[tuple[int, int]] = []
+
+        def sender() -> None:
+            start.wait()
+            results.append(deliver_due(settings, request_id=request.id))
+
+        threads = [threading.Thread(target=sender) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        controller.stop()
+    assert sorted(results) == [(0, 0), (1, 0)]
+    assert [m["Subject"] for m in inbox.messages] == [request.reference]

@@ -101,6 +101,27 @@ EMERGENCIES = [
     # A dropped final g ("havin", "bleedin"): read as the -ing word.
     "she is havin a fit rn",
     "hes bleedin from his nose and it wont stop",
+    # A review of the fifth study: rules that had made these signs look over or
+    # someone else's ("go now", "so", "his mom - he", "can't wake him").
+    "he's having a seizure right now, do we go now?",
+    "she can't breathe, we go now?",
+    "the seizure is still going now",
+    "his oxygen level is up and down and his lips are blue",
+    "her lips went blue and they have stopped moving",
+    "is 39.5 the cutoff? thats what he has now",
+    "he won't drink and is so sleepy",
+    "he didn't sleep and is so dizzy now",
+    "he is not eating and seems so confused",
+    "it's his mom - he has a fever of 39.8",
+    "I am her dad — she is having a seizure",
+    "Texting for her mom - she is not breathing right",
+    "her brother has a fever, but now it's a seizure",
+    "His sister had a fever yesterday, but right now there's blood in the pee",
+    "I'm his mum and I can't wake him",
+    "I'm her mother, I can't wake her",
+    "I'm the mom and I can't wake her",
+    "mi hermana está cuidando a mi hijo y él tiene convulsiones ahora",
+    "My husband is gone for the week and she has a fever of 39",
 ]
 
 MENTIONS = [
@@ -199,6 +220,15 @@ NOT_EMERGENCIES = [
     "my wife and I read about car t online and we're both confused, what is it?",
     "he threw up with every round of chemo, is vomiting common after car t?",
     "Mi hermana tiene fiebre, ¿puede visitar a mi hija?",
+    "my grandpa has dementia and his words are all jumbled",
+    "My husband is so dizzy from lack of sleep lol. anyway how long is the hospital stay usually",
+    "this is about my girlfriend - she has a fever of 38.3, can she be my carer?",
+    "The baby has a fever, 38.4. Our older daughter is the CAR T patient, can she visit?",
+    "he had tremors in his hands the first week, theyve stopped now. will they come back?",
+    ("the dizziness he had in the first week is totally gone now. is it ok for him to "
+     "ride his bike?"),
+    ("I'm 22. After my infusion in August I had a fever for 3 days, long gone now. Can"
+     " I go back to the gym?"),
 ]
 
 SPANISH_EMERGENCIES = [

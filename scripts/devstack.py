@@ -35,7 +35,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -150,10 +150,18 @@ def _signal(process: subprocess.Popen, signum: int) -> None:
         pass
 
 
-def wait_until_answers(url: str, process: subprocess.Popen, seconds: float) -> None:
-    """Until `url` answers below 500; fails at once if the process exits first."""
+def wait_until_answers(
+    url: str,
+    process: subprocess.Popen,
+    seconds: float,
+    check: Callable[[], None] | None = None,
+) -> None:
+    """Until `url` answers below 500; fails at once if the process exits first. `check`
+    runs on every try (the stack's terminal watch: a window closed while the model loads)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if check is not None:
+            check()
         if process.poll() is not None:
             raise RuntimeError(f"{url}: the server exited with {process.returncode}")
         try:
@@ -431,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for part, process in running:
             if part.health:  # a loopback probe also for a server bound to all addresses
                 url = f"http://127.0.0.1:{part.port}{part.health}"
-                wait_until_answers(url, process, 300)
+                wait_until_answers(url, process, 300, terminal.check)
         if mode == "shell":
             return _run_shell(found[-1], env, logs, running, terminal)
         say(banner(settings, env, _shown(logs)))

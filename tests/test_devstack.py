@@ -369,3 +369,55 @@ def test_a_skip_fails_under_ci(tmp_path: Path, ci: str, outcome: str) -> None:
     assert outcome in result.stdout, result.stdout[-2000:]
     if ci:
         assert "Skipped in CI" in result.stdout and "../shared/content" in result.stdout
+
+
+@pytest.mark.e2e
+def test_a_window_closed_while_make_run_loads_the_model_stops_it_all(tmp_path: Path) -> None:
+    """`make run` in a window of its own, closed while the Rasa server still loads its
+    model: the stack's wait notices the terminal is gone, not only its watch afterwards."""
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train` (make test does it).")
+    ports = {name: free_port() for name in PORT_VARIABLES}
+    env = _stack_env(tmp_path, ports)
+    make = shutil.which("make")
+    assert make is not None
+    command = [make, "--no-print-directory", "run", f"STACK_LOGS={tmp_path}"]
+    pid, terminal = pty.fork()
+    if pid == 0:
+        try:
+            os.chdir(ROOT)
+            os.execve(command[0], command, env)
+        finally:
+            os._exit(127)
+    children: set[int] = set()
+    try:
+        _read_terminal(terminal, "Starting the assistant", 300)
+        deadline = time.monotonic() + 60
+        stack: int | None = None
+        while time.monotonic() < deadline:
+            below = _children(pid)
+            stack = next(iter(below), None)
+            if stack is not None and len(_children(stack)) == 6:
+                break
+            time.sleep(0.2)
+        assert stack is not None
+        children = _children(stack) | {stack}
+        assert len(children) == 7, children  # the stack and its six servers
+
+        os.close(terminal)
+        terminal = -1
+        # Well before the model would have loaded (about 20 s here): the wait noticed.
+        deadline = time.monotonic() + 8
+        while any(_alive(child) for child in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [child for child in children if _alive(child)], "a child outlived it"
+        held = [name for name, port in ports.items() if not port_is_free("127.0.0.1", port)]
+        assert not held, f"ports still held after the terminal closed: {held}"
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        for process in (pid, *children):
+            if _alive(process):
+                os.kill(process, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)

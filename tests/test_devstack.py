@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -239,6 +240,64 @@ def _read_terminal(fd: int, marker: str, seconds: float) -> str:
     return text
 
 
+@dataclass
+class Window:
+    """A command run in a real terminal (a pseudo-terminal it leads), as in a window."""
+
+    pid: int
+    terminal: int
+    children: set[int] = field(default_factory=set)  # what the test saw it start
+
+    def read_until(self, marker: str, seconds: float) -> str:
+        return _read_terminal(self.terminal, marker, seconds)
+
+    def close(self) -> None:
+        """The window closes: the kernel hangs the terminal up."""
+        os.close(self.terminal)
+        self.terminal = -1
+
+    def assert_all_gone(self, ports: dict[str, int], seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, os.WNOHANG)  # reaps the command once it ends
+            if not any(_alive(p) for p in (self.pid, *self.children)):
+                break
+            time.sleep(0.2)
+        assert not _alive(self.pid), "the command outlived its terminal"
+        assert not [c for c in self.children if _alive(c)], "a child outlived the terminal"
+        held = [name for name, port in ports.items() if not port_is_free("127.0.0.1", port)]
+        assert not held, f"ports still held after the terminal closed: {held}"
+
+
+@contextlib.contextmanager
+def window(command: list[str], env: dict[str, str]) -> Iterator[Window]:
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the terminal's session, then the command
+        try:
+            os.chdir(ROOT)
+            os.execve(command[0], command, env)
+        finally:
+            os._exit(127)
+    opened = Window(pid, terminal)
+    try:
+        yield opened
+    finally:
+        if opened.terminal >= 0:
+            os.close(opened.terminal)
+        for process in (pid, *opened.children):
+            if _alive(process):
+                os.kill(process, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+
+def _make(*arguments: str) -> list[str]:
+    make = shutil.which("make")
+    assert make is not None
+    return [make, "--no-print-directory", *arguments]
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("launcher", ["devstack", "make"])
 def test_make_shell_binds_loopback_and_a_closed_terminal_stops_it_all(
@@ -253,49 +312,48 @@ def test_make_shell_binds_loopback_and_a_closed_terminal_stops_it_all(
     ports = {name: free_port() for name in PORT_VARIABLES}
     env = _stack_env(tmp_path, ports)
     if launcher == "make":
-        make = shutil.which("make")
-        assert make is not None
-        command = [make, "--no-print-directory", "shell", f"STACK_LOGS={tmp_path}"]
+        command = _make("shell", f"STACK_LOGS={tmp_path}")
     else:
         command = [sys.executable, "-m", "scripts.devstack", "shell", "--logs", str(tmp_path)]
-    pid, terminal = pty.fork()
-    if pid == 0:  # the child: the terminal's session, then the stack
-        try:
-            os.chdir(ROOT)
-            os.execve(command[0], command, env)
-        finally:
-            os._exit(127)
-    children: set[int] = set()
-    try:
-        screen = _read_terminal(terminal, "Your input", 400)
+    with window(command, env) as shell:
+        screen = shell.read_until("Your input", 400)
         assert "Warning" not in screen, screen  # warnings go to var/rasa-shell.log
-        stack = pid
+        stack = shell.pid
         if launcher == "make":
-            (stack,) = _children(pid)  # make runs the stack, the stack runs the servers
-        children = _children(stack) | ({stack} - {pid})
+            (stack,) = _children(shell.pid)  # make runs the stack, the stack runs the servers
+        shell.children = _children(stack) | ({stack} - {shell.pid})
         # action server, worker, mail catcher, shell (and the stack under make)
-        assert len(children) == 4 + (launcher == "make"), children
+        assert len(shell.children) == 4 + (launcher == "make"), shell.children
         assert _listening_addresses(ports["RASA_PORT"]) == {"127.0.0.1"}
         assert _listening_addresses(ports["ACTION_PORT"]) == {"127.0.0.1"}
 
-        os.close(terminal)  # the window closes: the kernel hangs the terminal up
-        terminal = -1
+        shell.close()
+        shell.assert_all_gone(ports, 60)
+
+
+@pytest.mark.e2e
+def test_a_window_closed_while_make_run_loads_the_model_stops_it_all(tmp_path: Path) -> None:
+    """`make run` in a window of its own, closed while the Rasa server still loads its
+    model: the stack's wait notices the terminal is gone, not only its watch afterwards."""
+    if not MODEL.exists():
+        pytest.fail(f"{MODEL} is missing: run `make train` (make test does it).")
+    ports = {name: free_port() for name in PORT_VARIABLES}
+    with window(_make("run", f"STACK_LOGS={tmp_path}"), _stack_env(tmp_path, ports)) as run:
+        run.read_until("Starting the assistant", 300)
         deadline = time.monotonic() + 60
-        while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+        stack: int | None = None
+        while time.monotonic() < deadline:
+            stack = next(iter(_children(run.pid)), None)
+            if stack is not None and len(_children(stack)) == 6:
+                break
             time.sleep(0.2)
-        while any(_alive(child) for child in children) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not [child for child in children if _alive(child)], "a child outlived it"
-        held = [name for name, port in ports.items() if not port_is_free("127.0.0.1", port)]
-        assert not held, f"ports still held after the terminal closed: {held}"
-    finally:
-        if terminal >= 0:
-            os.close(terminal)
-        for process in (pid, *children):
-            if _alive(process):
-                os.kill(process, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
+        assert stack is not None
+        run.children = _children(stack) | {stack}
+        assert len(run.children) == 7, run.children  # the stack and its six servers
+
+        run.close()
+        # Well before the model would have loaded (about 20 s here): the wait noticed.
+        run.assert_all_gone(ports, 8)
 
 
 # --- the test tiers (tests/conftest.py) ----------------------------------------------------
@@ -369,55 +427,3 @@ def test_a_skip_fails_under_ci(tmp_path: Path, ci: str, outcome: str) -> None:
     assert outcome in result.stdout, result.stdout[-2000:]
     if ci:
         assert "Skipped in CI" in result.stdout and "../shared/content" in result.stdout
-
-
-@pytest.mark.e2e
-def test_a_window_closed_while_make_run_loads_the_model_stops_it_all(tmp_path: Path) -> None:
-    """`make run` in a window of its own, closed while the Rasa server still loads its
-    model: the stack's wait notices the terminal is gone, not only its watch afterwards."""
-    if not MODEL.exists():
-        pytest.fail(f"{MODEL} is missing: run `make train` (make test does it).")
-    ports = {name: free_port() for name in PORT_VARIABLES}
-    env = _stack_env(tmp_path, ports)
-    make = shutil.which("make")
-    assert make is not None
-    command = [make, "--no-print-directory", "run", f"STACK_LOGS={tmp_path}"]
-    pid, terminal = pty.fork()
-    if pid == 0:
-        try:
-            os.chdir(ROOT)
-            os.execve(command[0], command, env)
-        finally:
-            os._exit(127)
-    children: set[int] = set()
-    try:
-        _read_terminal(terminal, "Starting the assistant", 300)
-        deadline = time.monotonic() + 60
-        stack: int | None = None
-        while time.monotonic() < deadline:
-            below = _children(pid)
-            stack = next(iter(below), None)
-            if stack is not None and len(_children(stack)) == 6:
-                break
-            time.sleep(0.2)
-        assert stack is not None
-        children = _children(stack) | {stack}
-        assert len(children) == 7, children  # the stack and its six servers
-
-        os.close(terminal)
-        terminal = -1
-        # Well before the model would have loaded (about 20 s here): the wait noticed.
-        deadline = time.monotonic() + 8
-        while any(_alive(child) for child in children) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not [child for child in children if _alive(child)], "a child outlived it"
-        held = [name for name, port in ports.items() if not port_is_free("127.0.0.1", port)]
-        assert not held, f"ports still held after the terminal closed: {held}"
-    finally:
-        if terminal >= 0:
-            os.close(terminal)
-        for process in (pid, *children):
-            if _alive(process):
-                os.kill(process, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)

@@ -400,8 +400,11 @@ class Triage:
             return sign, Reading.NEGATED
         # ("is 39.5 the cutoff? that's what he has now": a "now" keeps it the patient's.)
         says_now = bool(found("now", whole))
+        # ("confusion and trouble speaking listed": the whole list is named.)
         if not says_now and any(
-            s >= sign.end and s - sign.end <= 1 for s, _ in found("general_after", clause)
+            s >= sign.end
+            and (s - sign.end <= 1 or _only_signs_between(doc, sign.end, s, all_signs))
+            for s, _ in found("general_after", clause)
         ):
             return sign, Reading.GENERAL
         # "the form mentions confusion and trouble speaking": the whole list is named.
@@ -412,16 +415,30 @@ class Triage:
             return sign, Reading.GENERAL
         # "she can't make it stop": not over; "the seizure stopped but he's not waking up":
         # the "stopped" ends the seizure, not the sign after the "but".
-        resolved = [
-            (s, e)
-            for s, e in found("resolved", whole)
-            if not any(t.lower_ == "not" for t in doc[max(s - 3, 0) : s])
-            and not (e <= sign.start and any(t.lower_ == "but" for t in doc[e : sign.start]))
-        ] + [(s, e) for s, e in found("resolved_after", whole) if s >= sign.end]
-        # "it's gone now": that "now" belongs to the sign being over; "her fever went away
-        # and she's home now": that "now" belongs to a new subject's clause.
+        resolved = (
+            [
+                (s, e)
+                for s, e in found("resolved", whole)
+                if not any(t.lower_ == "not" for t in doc[max(s - 3, 0) : s])
+                and not (e <= sign.start and any(t.lower_ == "but" for t in doc[e : sign.start]))
+                # "That stopped after a minute. He's still out of it": a sentence before the
+                # sign's own ended something else.
+                and not e <= sentence.start
+            ]
+            + [
+                (s, e)
+                for s, e in found("resolved_after", whole)
+                if s >= sign.end
+                and not any(t.lower_ == "not" for t in doc[max(s - 3, 0) : s])
+                # "his arm started jerking and he stopped answering": another thing stopped.
+                and not any(_overlaps(s, e, other) for other in all_signs)
+                and not (e < len(doc) and doc[e].lower_.endswith("ing"))
+            ]
+        )
+        # "it's gone now", "normal for 10 days now": that "now" belongs to the sign being
+        # over; "her fever went away and she's home now": a new subject's clause.
         now = any(
-            not any(rs - 5 <= s <= re + 1 for rs, re in resolved)
+            not any(rs - 5 <= s <= re + 1 or _only_duration(doc, re, s) for rs, re in resolved)
             and not (resolved and _new_subject_between(doc, min(e, sign.end), max(s, sign.start)))
             for s, e in found("now", sentence)
         )
@@ -430,10 +447,25 @@ class Triage:
         def recent_in(span: Span) -> bool:
             return any(not any(os <= s < oe for os, oe in onsets) for s, _ in found("recent", span))
 
-        recent = now or recent_in(sentence)
+        # "¿Es normal que tenga 38.2? Está así desde hace una hora": the sentence after a
+        # question about a sign says how long it has gone on.
+        after = sentence.end + 1
+        next_sentence = doc[after : _sentence_end(doc, after)] if after < len(doc) else None
+        recent = (
+            now
+            or recent_in(sentence)
+            or bool(next_sentence and _is_question(doc, clause) and recent_in(next_sentence))
+        )
         if resolved and not now:
             return sign, Reading.PAST
-        if found("distant_past", sentence) and not recent:
+        # ("He doesn't know what day it is and asks for his dog who died years ago": the
+        # years belong to the dog, in a relative clause after the sign.)
+        distant = [
+            (s, e)
+            for s, e in found("distant_past", sentence)
+            if not (s >= sign.end and any(t.lower_ in _RELATIVE for t in doc[sign.end : s]))
+        ]
+        if distant and not recent:
             return sign, Reading.PAST
         writer_is_not_patient = bool(found("writer_not_patient", whole))
 
@@ -502,9 +534,12 @@ class Triage:
         # "The baby has chills. Can she be near her brother who had CAR T?": the treated
         # child is the brother, so the sign is a sibling's.
         # (A pronoun may be the brother himself: "my brother had CAR T, he's dizzy".)
+        # ("My older son, he's 12, has a temp": a clause without a subject of its own
+        # has the sentence's.)
+        own_subject = clause if found("patient", clause, sign.start) else sentence
         named_subjects = [
             (s, e)
-            for s, e in found("patient", clause, sign.start)
+            for s, e in found("patient", own_subject, sign.start)
             if doc[s].lower_ not in _PRONOUNS
         ]
         if (
@@ -788,6 +823,11 @@ _OTHER_SUBJECTS = frozenset({"it", "he", "she", "they", "his", "her", "their"})
 _PATIENT_OBJECTS = frozenset({"her", "him", "them", "my", "our"})
 _OBJECT_PREPOSITIONS = frozenset({"to", "with"})
 _SUBJECTS = frozenset({"he", "she", "i", "they", "we", "it"})
+_RELATIVE = frozenset({"who", "which", "whose"})
+_DURATION_WORDS = frozenset(
+    {"a", "an", "few", "couple", "of", "whole", "full", "hour", "hours", "day", "days"}
+    | {"week", "weeks", "month", "months", "straight"}
+)
 
 
 def _new_subject_between(doc: Doc, start: int, end: int) -> bool:
@@ -810,9 +850,7 @@ def _follow_the_owner(
     for sign, reading in readings:
         clause, sentence = clauses[sign.start], sentences[sign.start]
         names_nobody = not any(clause.start <= s and e <= clause.end for s, e in people)
-        previous = [
-            (p, r) for p, r in result if p.end <= sign.start and p.start >= sentence.start
-        ]
+        previous = [(p, r) for p, r in result if p.end <= sign.start and p.start >= sentence.start]
         # Only a bare reading ("38.4", "38.4 c"): a clause with words of its own ("but now
         # it's a seizure") speaks for itself.
         bare_reading = clause.doc[sign.start].like_num and len(clause) <= 3
@@ -822,6 +860,21 @@ def _follow_the_owner(
                 reading = Reading.SOMEONE_ELSE
         result.append((sign, reading))
     return result
+
+
+def _sentence_end(doc: Doc, start: int) -> int:
+    """Where the sentence starting at `start` ends (the boundaries of `_spans`)."""
+    end = start
+    while end < len(doc) and doc[end].text not in _SENTENCE_END and "\n" not in doc[end].text:
+        end += 1
+    return end
+
+
+def _only_duration(doc: Doc, start: int, end: int) -> bool:
+    """ "normal for 10 days now": only an amount of time between a phrase and a "now"."""
+    return 0 < end - start <= 4 and all(
+        t.like_num or t.lower_ in _DURATION_WORDS for t in doc[start:end]
+    )
 
 
 def _dedupe(signs: Sequence[_Sign]) -> list[_Sign]:

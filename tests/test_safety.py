@@ -122,6 +122,24 @@ EMERGENCIES = [
     "I'm the mom and I can't wake her",
     "mi hermana está cuidando a mi hijo y él tiene convulsiones ahora",
     "My husband is gone for the week and she has a fever of 39",
+    # The years belong to the grandpa, in a clause after the sign.
+    (
+        "is that normal? she can't tell what day it is and keeps asking for her grandpa"
+        " who passed years ago"
+    ),
+    # Another thing stopped, not the sign.
+    "his leg started jerking and then he stopped talking to me",
+    "her arm is twitching and she stopped looking at me",
+    # A broken thermometer is not a fever that broke.
+    "she is burning up and shivering and the thermometer broke",
+    "es normal? mi hija no me responde bien desde hace un rato",
+    # The earlier sentence ended the twitching, not what goes on now.
+    (
+        "her hand was shaking for a bit. that stopped. she is still very drowsy and it's"
+        " been 20 minutes"
+    ),
+    # The sentence after the question says it goes on.
+    "¿es normal que tenga 38.5? está así desde hace un rato",
 ]
 
 MENTIONS = [
@@ -225,10 +243,32 @@ NOT_EMERGENCIES = [
     "this is about my girlfriend - she has a fever of 38.3, can she be my carer?",
     "The baby has a fever, 38.4. Our older daughter is the CAR T patient, can she visit?",
     "he had tremors in his hands the first week, theyve stopped now. will they come back?",
-    ("the dizziness he had in the first week is totally gone now. is it ok for him to "
-     "ride his bike?"),
-    ("I'm 22. After my infusion in August I had a fever for 3 days, long gone now. Can"
-     " I go back to the gym?"),
+    (
+        "the dizziness he had in the first week is totally gone now. is it ok for him to "
+        "ride his bike?"
+    ),
+    (
+        "I'm 22. After my infusion in August I had a fever for 3 days, long gone now. Can"
+        " I go back to the gym?"
+    ),
+    "she spiked 39.2 on day 3 but she's been fine for 6 days now, can we leave?",
+    "the fever went down on tuesday and it hasn't come back since. is the crs done?",
+    "his chills stopped on friday, when can we go home?",
+    "we had a rough night with 40 and shaking, but she's been stable since. when can we fly?",
+    "What might a seizure look like in a 6 year old?",
+    "I saw confusion and trouble talking listed in the booklet. What is ICANS?",
+    "all these numbers on the monitor confuse me, what is a normal heart rate?",
+    (
+        "My younger daughter, she's 8, has a cold and a temp of 38.2. Can she hug her"
+        " brother after his infusion?"
+    ),
+    (
+        "my friend's son is 17 and had kymriah in ohio, he got a fever of 39 at the start."
+        " is that usual?"
+    ),
+    "hace un mes tuvo temblores, ya se le pasaron. pueden volver?",
+    "estuvo en el hospital por dificultad para respirar pero ya salio y esta bien. que sigue?",
+    "39 grados ya cuenta como fiebre?",
 ]
 
 SPANISH_EMERGENCIES = [

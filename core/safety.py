@@ -188,6 +188,8 @@ def _token_pattern(word: str, attr: str, normalise: Any) -> dict[str, Any]:
         spec: dict[str, Any] = {"LOWER": {"REGEX": word[3:]}}
     elif word == "_":
         spec = {"IS_PUNCT": False}
+    elif word.startswith("=") and "|" in word:  # written forms: "=was|=were"
+        spec = {"LOWER": {"IN": [w.lstrip("=") for w in word.split("|")]}}
     elif word.startswith("=") and len(word) > 1:  # the word as written: "=was", not "be"
         spec = {"LOWER": word[1:]}
     elif word.endswith("*"):
@@ -306,14 +308,18 @@ class Triage:
         cleaned = clean(text)
         if not cleaned.strip():
             return Assessment(Verdict.NONE)
-        english = self._judge(self._english_doc(cleaned), self._en, self._temperatures_en)
+        english_doc = self._english_doc(cleaned)
+        english = self._judge(english_doc, self._en, self._temperatures_en)
         spanish = self._judge(self._spanish_doc(cleaned), self._es, self._temperatures_es)
         # The reply's language follows the stronger reading: a Spanish emergency gets the
         # Spanish answer even when an English word ("fever") is in it too.
         # A message with Spanish warning signs is read as Spanish: its context words
         # ("de bebé", "mi sobrino") decide, not the English reading of "convulsiones".
         # An English message whose word happens to be Spanish too ("convulsion") stays English.
-        if spanish.signs and (not english.signs or _looks_spanish(cleaned)):
+        # ("my phone keeps changing infusion to confusion": English words that are not a
+        # sign stay English, though "confusion" is a Spanish sign too.)
+        english_words = english.signs or bool(self._en.signs(english_doc))
+        if spanish.signs and (not english_words or _looks_spanish(cleaned)):
             return spanish
         return english
 
@@ -371,6 +377,9 @@ class Triage:
                 for k, s, e in context
                 if k == kind and span.start <= s and e <= span.end and not _overlaps(s, e, sign)
             ]
+            # "she's 3 months out now": time since the treatment, not the sign's time.
+            if kind == "now":
+                hits = [(s, e) for s, e in hits if not (s > 0 and doc[s - 1].lower_ == "out")]
             return [(s, e) for s, e in hits if before is None or e <= before]
 
         whole = doc[:]
@@ -401,10 +410,18 @@ class Triage:
         # ("is 39.5 the cutoff? that's what he has now": a "now" keeps it the patient's.)
         says_now = bool(found("now", whole))
         # ("confusion and trouble speaking listed": the whole list is named.)
-        if not says_now and any(
-            s >= sign.end
-            and (s - sign.end <= 1 or _only_signs_between(doc, sign.end, s, all_signs))
-            for s, _ in found("general_after", clause)
+        # (Not "He has trouble speaking like in the booklet": he has it.)
+        named_before = [
+            s for s, _ in found("patient", clause, sign.start) if doc[s].lower_ not in _WRITER
+        ]
+        if (
+            not says_now
+            and not named_before
+            and any(
+                s >= sign.end
+                and (s - sign.end <= 1 or _only_signs_between(doc, sign.end, s, all_signs))
+                for s, _ in found("general_after", clause)
+            )
         ):
             return sign, Reading.GENERAL
         # "the form mentions confusion and trouble speaking": the whole list is named.
@@ -415,26 +432,56 @@ class Triage:
             return sign, Reading.GENERAL
         # "she can't make it stop": not over; "the seizure stopped but he's not waking up":
         # the "stopped" ends the seizure, not the sign after the "but".
+        # (A normal reading beside "went back down to 36.9" is the sign being over.)
+        others = [
+            o for o in all_signs if o.name not in (sign.name, NORMAL_TEMPERATURE) and o != sign
+        ]
         resolved = (
             [
                 (s, e)
                 for s, e in found("resolved", whole)
-                if not any(t.lower_ == "not" for t in doc[max(s - 3, 0) : s])
-                and not (e <= sign.start and any(t.lower_ == "but" for t in doc[e : sign.start]))
+                if not any(t.lower_ in _NOT_WORDS for t in doc[max(s - 3, 0) : s])
+                # "been stable since discharge and has 39.5 tonight": what comes after the
+                # "and" is new.
+                and not (
+                    e <= sign.start and any(t.lower_ in _NEW_TURN for t in doc[e : sign.start])
+                )
                 # "That stopped after a minute. He's still out of it": a sentence before the
                 # sign's own ended something else.
                 and not e <= sentence.start
+                # "39.8, ya se le pasaron los escalofríos": over is the other sign beside it;
+                # "he is confused and his headache went away": another thing named is over.
+                and not _next_to_another_sign(s, e, others)
+                and not _names_another_thing(doc, s, all_signs)
             ]
             + [
                 (s, e)
                 for s, e in found("resolved_after", whole)
-                if s >= sign.end
-                and not any(t.lower_ == "not" for t in doc[max(s - 3, 0) : s])
-                # "his arm started jerking and he stopped answering": another thing stopped.
-                and not any(_overlaps(s, e, other) for other in all_signs)
+                if s >= sign.end and not any(t.lower_ in _NOT_WORDS for t in doc[max(s - 3, 0) : s])
+            ]
+            # "The fevers stopped on Sunday": said right after the sign; not "the chills
+            # stopped" after another sign, not "stopped answering" (another thing stopped).
+            + [
+                (s, e)
+                for s, e in found("over_after", clause)
+                if 0 <= s - sign.end <= 2
+                and not any(t.lower_ in _NOT_WORDS for t in doc[max(s - 3, 0) : s])
+                and not _next_to_another_sign(s, e, others)
                 and not (e < len(doc) and doc[e].lower_.endswith("ing"))
             ]
         )
+        # "it stopped for a second then started again": not over.
+        restarted = [
+            e
+            for s, e in found("restarted", sentence)
+            if not any(t.lower_ in _NOT_WORDS for t in doc[max(s - 3, 0) : s])
+        ]
+        resolved = [(s, e) for s, e in resolved if not any(r > e for r in restarted)]
+        # "he just had a seizure that stopped": a seizure or a faint minutes ago still
+        # needs the call.
+        just = any(t.lower_ == "just" for t in clause)
+        if resolved and sign.name in _URGENT_EVEN_IF_OVER and just:
+            resolved = []
         # "it's gone now", "normal for 10 days now": that "now" belongs to the sign being
         # over; "her fever went away and she's home now": a new subject's clause.
         now = any(
@@ -447,12 +494,16 @@ class Triage:
         def recent_in(span: Span) -> bool:
             return any(not any(os <= s < oe for os, oe in onsets) for s, _ in found("recent", span))
 
+        # "He's still really out of it": said just before the sign.
+        still = any(0 <= sign.start - e <= 1 for _, e in found("still_before", clause))
+
         # "¿Es normal que tenga 38.2? Está así desde hace una hora": the sentence after a
         # question about a sign says how long it has gone on.
         after = sentence.end + 1
         next_sentence = doc[after : _sentence_end(doc, after)] if after < len(doc) else None
         recent = (
             now
+            or still
             or recent_in(sentence)
             or bool(next_sentence and _is_question(doc, clause) and recent_in(next_sentence))
         )
@@ -460,14 +511,27 @@ class Triage:
             return sign, Reading.PAST
         # ("He doesn't know what day it is and asks for his dog who died years ago": the
         # years belong to the dog, in a relative clause after the sign.)
+        # ("She's seizing like she did back in January": a comparison with the past.)
         distant = [
             (s, e)
             for s, e in found("distant_past", sentence)
             if not (s >= sign.end and any(t.lower_ in _RELATIVE for t in doc[sign.end : s]))
+            # (only with the sign said in the present: "she's seizing like ...")
+            and not (
+                s >= sign.end
+                and any(t.lower_ in _COMPARING for t in doc[sign.end : s])
+                and any(t.lower_ in _PRESENT_BE for t in doc[max(sign.start - 2, 0) : sign.start])
+            )
         ]
         if distant and not recent:
             return sign, Reading.PAST
-        writer_is_not_patient = bool(found("writer_not_patient", whole))
+        # ("Grandma here, I'm the one who's dizzy": only as the message's opening words,
+        # not "my mom here says I should ask".)
+        writer_is_not_patient = any(
+            doc[e - 1].lower_ != "here"
+            or all(t.is_punct or t.lower_ in _GREETINGS for t in doc[:s])
+            for s, e in found("writer_not_patient", whole)
+        )
 
         def patients(span: Span, before: int | None = None) -> list[tuple[int, int]]:
             hits = found("patient", span, before)
@@ -484,6 +548,17 @@ class Triage:
             and doc[clause.start - 2].lower_ in _LINKING_VERBS
         ):
             subject = doc[_clause_start(doc, clause.start - 2) : clause.end]
+        # "Our older daughter, not the patient, is wheezing": a clause that starts with its
+        # verb has the subject the sentence opened with.
+        elif (
+            doc[sentence.start].lower_ in ("my", "our")
+            and _clause_end(doc, sentence.start) - sentence.start <= 4
+            and _clause_end(doc, sentence.start) < clause.start
+            and doc[clause.start].lower_ in _VERB_STARTS
+            and not found("patient", clause, sign.start)
+            and not found("someone_else", clause, sign.start)
+        ):
+            subject = doc[sentence.start : clause.end]
         # "he tried to text his friend and couldn't spell his name": the friend is only
         # the object of what our patient did, not the one with the sign.
         patients_before = patients(subject, sign.start)
@@ -501,14 +576,27 @@ class Triage:
             )
         ]
         # "I'm his mum and I can't wake him": the one with the sign is the one acted on.
+        # (Not "her son didn't recognize her": the one not recognised is not the patient.)
         acts_on_patient = any(
             t.lower_ in _PATIENT_OBJECTS for t in doc[max(sign.start, sign.end - 1) : sign.end + 1]
-        )
+        ) and not any(t.lower_.startswith(("recogni", "know")) for t in doc[sign.start : sign.end])
         if someone_else and not acts_on_patient:
             last_other = max(e for _, e in someone_else)
             # "my friend's daughter", "another mom ... her son": still someone else's child.
             possessive = last_other < len(doc) and doc[last_other].lower_ in ("'s", "s")
-            treated = any(s >= last_other for s, _ in found("treatment", subject, sign.start))
+            # "My niece has a fever. I'm minding her, she had the CAR T cells last week": a
+            # relative's child in the writer's care, treated by a later "she had the cells",
+            # when no child of the writer's own is named.
+            treated = any(s >= last_other for s, _ in found("treatment", subject, sign.start)) or (
+                not possessive
+                and doc[max(someone_else)[0]].lower_ in _CARED_FOR_RELATIVES
+                and not any(doc[s].lower_ in _OWN_CHILD for s, _ in found("patient", whole))
+                and any(
+                    t.lower_ in ("he", "she") and t.i > sign.end
+                    for ts, _ in found("treatment", whole)
+                    for t in doc[max(ts - 3, 0) : ts]
+                )
+            )
             first_other = max(someone_else)[0]
             # "my girlfriend - she has a fever": the pronoun is that person; but "it's his
             # mom - he has a fever": the writer names themselves, the pronoun is our patient.
@@ -556,7 +644,11 @@ class Triage:
         ):
             return sign, Reading.SOMEONE_ELSE
         # "I'm here to visit my son and I have a fever myself": the writer's own sign.
-        subjects = found("patient", clause, sign.start)
+        # ("I'm the patient's dad and I've got a bug, vomiting since this morning": the
+        # sign's clause has no subject, the sentence's last one is the writer.)
+        subjects = found("patient", clause, sign.start) or found(
+            "patient", doc[sentence.start : clause.end], sign.start
+        )
         # ("I retook it and it's 38.4": the reading is the child's, "it" comes between.)
         if (
             writer_is_not_patient
@@ -582,6 +674,12 @@ class Triage:
         # clearly over. ("Got his cells 5 days ago" dates the treatment, not the sign.)
         if found("recent_past", clause) and not found("treatment", clause):
             return sign, Reading.UNCLEAR
+        # "How do they treat the confusion if it happens?": care in general, unless the
+        # patient is named elsewhere ("How do you stop a seizure? he's having one").
+        if found("general_treat", clause, sign.start) and not [
+            p for p in found("patient", whole) if not (sentence.start <= p[0] < sentence.end)
+        ]:
+            return sign, Reading.GENERAL
         present_why = found("present_why", sentence)
         if any(
             not any(ps <= s < pe for ps, pe in present_why)
@@ -607,14 +705,27 @@ class Triage:
             return sign, Reading.GENERAL
         # "Confusion and seizures after CAR T": a headline naming the therapy's signs, with
         # nobody's sign and no time in it: not clearly now (safety line, then the answer).
+        # ("Confusion, Seizures And Speech Problems After CAR T": the list runs over commas.)
         afters = [
             t.i
-            for s, _ in found("treatment", clause)
+            for s, _ in found("treatment", sentence)
             for t in doc[max(s - 2, sign.end) : s]
             if t.lower_ == "after"
         ]
         # Only signs and "and"/"or" before the "after": a title, not a sentence.
-        headline = bool(afters) and _only_signs_between(doc, clause.start, afters[0], all_signs)
+        headline = bool(afters) and _only_signs_between(doc, sentence.start, afters[0], all_signs)
+        # "car t seizures", "kymriah confusion and seizures": the therapy's name, then only
+        # its signs, like a search.
+        name_end = max((e for s, e in found("treatment", whole) if s == 0), default=0)
+        while name_end and name_end < len(doc) and doc[name_end].lower_ in _THERAPY_NAME_WORDS:
+            name_end += 1
+        # (One sign in the singular, "kymriah seizure", may be typed in panic: not a title.)
+        headline = headline or bool(
+            name_end
+            and sign.start >= name_end
+            and _only_signs_between(doc, name_end, len(doc), all_signs)
+            and (len(all_signs) > 1 or doc[sign.end - 1].lower_.endswith("s"))
+        )
         if (
             headline
             and not patients(whole)
@@ -628,6 +739,9 @@ class Triage:
             "??" in doc.text or "!" in doc.text
         ):
             return sign, Reading.NOW
+        # "Can trouble speaking come on suddenly after CAR T, or slowly?": how signs start.
+        if found("onset_question", clause):
+            return sign, Reading.GENERAL
         # A bare sign ("fever!!", "seizure", "39.4 and shaking"): safety first.
         if not _is_question(doc, clause):
             return sign, Reading.NOW
@@ -685,11 +799,15 @@ class Triage:
                 continue  # phone numbers, prices, times, fractions (not a spaced dash)
             unit = after if after in ("c", "f", "°", "°c", "°f", "degrees", "deg") else ""
             before = {word(doc[i]) for i in range(max(0, token.i - 2), token.i)}
-            following = {word(doc[i]) for i in range(token.i + 1, min(len(doc), token.i + 5))}
-            # A reading with a decimal ("38.9", "101.5") is a temperature on its own.
-            cued = bool(
-                before & cues or following & cues_after or (decimal_is_enough and "." in token.text)
+            following_words = [word(doc[i]) for i in range(token.i + 1, min(len(doc), token.i + 5))]
+            following = set(following_words)
+            # ("102 under the arm": a cue of several words follows in order.)
+            after_text = f" {' '.join(following_words)} "
+            cued_after = bool(following & cues_after) or any(
+                " " in cue and f" {cue} " in after_text for cue in cues_after
             )
+            # A reading with a decimal ("38.9", "101.5") is a temperature on its own.
+            cued = bool(before & cues or cued_after or (decimal_is_enough and "." in token.text))
             # A message that is only a number ("103 !!!"): a reading.
             alone = all(t.is_punct or t.i == token.i for t in doc)
             if not unit and not cued and not alone:
@@ -808,6 +926,7 @@ _CLAUSE_WORDS = frozenset({"but", "so", "because", "cause", "pero", "porque"})
 _NOT_OURS_BEFORE = frozenset({"her", "his", "their", "a", "an", "another", "other", "sick"})
 _SIBLINGS = frozenset(
     {"brother", "sister", "sibling", "twin", "brothers", "sisters", "siblings"}
+    | {"stepbrother", "stepsister", "half"}
     # "The baby has a fever. Our older son is the CAR T patient."
     | {"older", "younger", "oldest", "youngest", "other"}
 )
@@ -823,7 +942,22 @@ _OTHER_SUBJECTS = frozenset({"it", "he", "she", "they", "his", "her", "their"})
 _PATIENT_OBJECTS = frozenset({"her", "him", "them", "my", "our"})
 _OBJECT_PREPOSITIONS = frozenset({"to", "with"})
 _SUBJECTS = frozenset({"he", "she", "i", "they", "we", "it"})
-_RELATIVE = frozenset({"who", "which", "whose"})
+_RELATIVE = frozenset({"who", "whose"})
+_NOT_WORDS = frozenset({"not", "never", "n't"})
+_COMPARING = frozenset({"like", "as", "than"})
+_PRESENT_BE = frozenset({"'s", "is", "are", "'re", "am", "'m", "keeps", "keep"})
+_AUXILIARIES = frozenset({"has", "have", "had", "is", "was", "'s", "just", "finally", "all"})
+_OWNERS = frozenset({"his", "her", "my", "their", "our", "the"})
+_NEW_TURN = frozenset({"but", "and", "then", "now", "tonight", "today", "again"})
+_URGENT_EVEN_IF_OVER = frozenset({"seizure", "fainting"})
+_WRITER = frozenset({"i", "we", "me", "us", "myself"})
+_GREETINGS = frozenset({"hi", "hello", "hey", "ok", "okay", "so", "hiya"})
+_THERAPY_NAME_WORDS = frozenset({"t", "-", "cell", "cells", "therapy", "t-cell"})
+_VERB_STARTS = frozenset(
+    {"is", "was", "has", "had", "have", "just", "keeps", "kept", "got", "gets"}
+)
+_CARED_FOR_RELATIVES = frozenset({"niece", "nephew"})
+_OWN_CHILD = frozenset({"son", "daughter", "child", "kid", "boy", "girl", "baby", "toddler"})
 _DURATION_WORDS = frozenset(
     {"a", "an", "few", "couple", "of", "whole", "full", "hour", "hours", "day", "days"}
     | {"week", "weeks", "month", "months", "straight"}
@@ -872,8 +1006,12 @@ def _sentence_end(doc: Doc, start: int) -> int:
 
 def _only_duration(doc: Doc, start: int, end: int) -> bool:
     """ "normal for 10 days now": only an amount of time between a phrase and a "now"."""
-    return 0 < end - start <= 4 and all(
-        t.like_num or t.lower_ in _DURATION_WORDS for t in doc[start:end]
+    # ("was fine for a few days now he has a fever": that "now" starts a new clause.)
+    ends_clause = end + 1 >= len(doc) or doc[end + 1].is_punct
+    return (
+        0 < end - start <= 4
+        and ends_clause
+        and all(t.like_num or t.lower_ in _DURATION_WORDS for t in doc[start:end])
     )
 
 
@@ -914,6 +1052,39 @@ def _clause_start(doc: Doc, index: int) -> int:
             break
         start -= 1
     return start
+
+
+def _clause_end(doc: Doc, index: int) -> int:
+    """Where the clause holding token `index` ends (the boundaries of `_spans`)."""
+    end = index
+    while end < len(doc):
+        token = doc[end]
+        if token.text in _CLAUSE_END or token.lower_ in _CLAUSE_WORDS or "\n" in token.text:
+            break
+        end += 1
+    return end
+
+
+def _names_another_thing(doc: Doc, start: int, signs: Sequence[_Sign]) -> bool:
+    """ "his headache went away", "his appetite has gone away": what is over is named just
+    before the phrase, and it is no sign (not "the tremor went away", not "..., it passed")."""
+    i = start - 1
+    while i >= 0 and doc[i].lower_ in _AUXILIARIES:
+        i -= 1
+    for width in (1, 2):
+        owner = i - width
+        if owner < 0 or doc[owner].lower_ not in _OWNERS:
+            continue
+        named = doc[owner + 1 : i + 1]
+        if any(not t.is_alpha or t.lower_ in _HEADLINE_GLUE | _CLAUSE_WORDS for t in named):
+            return False
+        return not any(_overlaps(named.start, named.end, other) for other in signs)
+    return False
+
+
+def _next_to_another_sign(start: int, end: int, others: Sequence[_Sign]) -> bool:
+    """ "the chills stopped", "ya se le pasaron los escalofríos": the phrase is that sign's."""
+    return any(0 <= o.start - end <= 2 or 0 <= start - o.end <= 1 for o in others)
 
 
 def _only_signs_between(doc: Doc, start: int, end: int, signs: Sequence[_Sign]) -> bool:

@@ -23,8 +23,11 @@ import logging
 import os
 import sys
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -58,6 +61,29 @@ def _accepted(question: Question) -> set[str]:
     return {question.topic, *question.also_ok}
 
 
+@lru_cache(maxsize=1)
+def _first_replies() -> dict[str, str]:
+    """The response a rule gives first after an intent, where it is not `utter_<intent>`
+    (check_eligibility: the pre-screen's intro, whose button leads to the criteria)."""
+    replies: dict[str, str] = {}
+    for path in sorted((ROOT / "data" / "rules").glob("*.yml")):
+        for rule in yaml.safe_load(path.read_text(encoding="utf-8")).get("rules") or []:
+            steps = rule.get("steps") or []
+            if rule.get("condition") or len(steps) < 2 or "intent" not in steps[0]:
+                continue
+            action = str(steps[1].get("action") or "")
+            if action.startswith("utter_"):
+                replies.setdefault(steps[0]["intent"], action)
+    return replies
+
+
+def first_reply(intent: str) -> str:
+    # The fallback's buttons are the offer itself, judged above.
+    if intent in OFFERED_ON:
+        return f"utter_{intent}"
+    return _first_replies().get(intent, f"utter_{intent}")
+
+
 def judge_question(question: Question, parse: dict[str, Any]) -> dict[str, Any]:
     intent = (parse.get("intent") or {}).get("name") or ""
     ranking = parse.get("intent_ranking") or []
@@ -70,7 +96,7 @@ def judge_question(question: Question, parse: dict[str, Any]) -> dict[str, Any]:
     # about CAR T-cell therapy at this program"), so that counts as reached.
     not_understood_is_right = question.topic == "out_of_scope" and offers and not offered
     model_ranking = [r.get("name") for r in ranking if r.get("name") != FALLBACK][:3]
-    answer = (responses().get(f"utter_{intent}") or [{}])[0]
+    answer = (responses().get(first_reply(intent)) or [{}])[0]
     linked = {parent_topic(b["payload"].lstrip("/")) for b in answer.get("buttons") or []}
     # The model's emergency answer stays first; the answer asked for follows it when the
     # triage read no sign as now (red_flag.also_answer): the family gets it, no click.

@@ -116,8 +116,9 @@ def browser() -> Iterator[Browser]:
 TIERS = ("unit", "conversation", "e2e", "browser", "scale")
 MODULE_TIERS = {
     "unit": [
-        "test_answers", "test_architecture", "test_deploy", "test_devstack", "test_faq_rules",
-        "test_guard_units", "test_independence", "test_linear_intent_classifier",
+        "test_answers", "test_architecture", "test_deploy", "test_devstack",
+        "test_evaluation_judge", "test_faq_rules", "test_guard_units", "test_independence",
+        "test_linear_intent_classifier",
         "test_lock_store", "test_rasa_patches",
         "test_safety", "test_security_email", "test_security_tracker_store", "test_spacy_pipeline",
         "test_suggestions", "test_tracker_store",

@@ -138,6 +138,17 @@ EMERGENCIES = [
         "her hand was shaking for a bit. that stopped. she is still very drowsy and it's"
         " been 20 minutes"
     ),
+    # A relative's child in the writer's care, treated ("she had the cells").
+    "My nephew is burning up. I'm minding him for my brother, he got his CAR T cells on monday.",
+    "she has diarea again and again today",
+    "he keeps running to the bathroom nonstop, all water",
+    "101.8 under the arm, she had her cells on friday",
+    "is wobbliness a side effect? she keeps falling over when she stands, started this morning",
+    "we got home tuesday. since then he's been throwing up and can hardly lift his head",
+    "no consigo despertar bien a mi hijo, se vuelve a dormir enseguida",
+    "I'm his grandma and I'm minding him this week, the thermometer says 101.2",
+    "im the one who had car t (20) and my hands keep twitching",
+    "he's been sick as a dog since lunch, can't keep a sip of water down",
     # The sentence after the question says it goes on.
     "¿es normal que tenga 38.5? está así desde hace un rato",
 ]
@@ -262,13 +273,27 @@ NOT_EMERGENCIES = [
         "My younger daughter, she's 8, has a cold and a temp of 38.2. Can she hug her"
         " brother after his infusion?"
     ),
-    (
-        "my friend's son is 17 and had kymriah in ohio, he got a fever of 39 at the start."
-        " is that usual?"
-    ),
     "hace un mes tuvo temblores, ya se le pasaron. pueden volver?",
     "estuvo en el hospital por dificultad para respirar pero ya salio y esta bien. que sigue?",
     "39 grados ya cuenta como fiebre?",
+    "My nephew has a fever. Can he visit my son who had CAR T last month?",
+    "my friend's little boy had a febrile seizure, is that the same as the seizures from car t?",
+    "autocorrect keeps changing infusion to confusion, sorry. when is infusion day?",
+    "How would the doctors treat seizures or confusion if they happen?",
+    "the nurse told us lots of kids get fevers after the cells. does that mean it works?",
+    "Dad here. I'm feeling really dizzy myself from no sleep. Can someone take over?",
+    "Our younger son, who is not the patient, has a fever of 39. Can he be home with her?",
+    "My brother, who drives us to clinic, has a bad cough and a fever. When can he drive again?",
+    "I'm the patient's mom and I've got a tummy bug, throwing up since lunch. Should I stay away?",
+    "Her half brother has been throwing up all day. Can they ride in the car together?",
+    "could a seizure come on suddenly after car t or does it build up?",
+    "do teenagers get more confusion after car t than younger kids?",
+    "he has a seizure history, just one during crs back in march. does he need a neurologist?",
+    "two years ago during chemo she had nosebleeds. is bleeding something you check for?",
+    "my son had a fit in hospital back in june, nothing at all since then. can he swim?",
+    "his crs fever was in the first week and he's 4 months out now. do they still test for it?",
+    "A dad in our group said his girl didn't know him for a day. How is that handled?",
+    "I looked both words up and got even more confused. What do they mean?",
 ]
 
 SPANISH_EMERGENCIES = [
@@ -310,13 +335,26 @@ def test_a_sign_days_ago_with_nothing_saying_it_goes_on_gets_the_safety_line() -
 
 
 @pytest.mark.parametrize(
-    "text", ["Confusion And Seizures After Kymriah", "fever or chills after car t"]
+    "text",
+    [
+        "Confusion And Seizures After Kymriah",
+        "fever or chills after car t",
+        "Fever, Confusion And Speech Problems After CAR T",
+        "car t seizures",
+        "kymriah confusion and trouble speaking",
+    ],
 )
 def test_a_title_naming_the_therapys_signs_gets_the_safety_line(text: str) -> None:
     # Nobody's sign and no time in it: not clearly now, not clearly general.
     result = assess(text)
     assert result.verdict is Verdict.MENTION
     assert result.readings == (Reading.UNCLEAR.value,)
+
+
+def test_a_reading_under_the_line_with_the_cutoff_asked_gets_the_safety_line() -> None:
+    # "the cutoff is 38" names the line, not a second reading.
+    assert assess("37.8 in the ear, the cutoff is 38 right?").verdict is Verdict.MENTION
+    assert assess("38.6 in the ear, the cutoff is 38 right?").verdict is Verdict.EMERGENCY
 
 
 def test_temperatures_are_read_against_the_fever_line() -> None:
@@ -361,3 +399,72 @@ def test_only_the_start_of_an_over_long_message_is_screened() -> None:
 def test_odd_input_is_no_emergency_and_no_crash() -> None:
     assert assess("\x00\x01<script>alert(1)</script>").verdict is Verdict.NONE
     assert assess("🙂🙂🙂").verdict is Verdict.NONE
+
+
+# A newcomer's review of the fifth session's rules: messages each new rule first got wrong
+# (a date of the treatment read as the sign's, another thing stopping, "at first", a
+# clause without its subject, "mom here" inside a patient's own message, ...).
+REVIEWED_EMERGENCIES = [
+    # ... and some the rules got wrong before it.
+    "Nosebleed won't stop, been 20 minutes, it stopped for a second then started again",
+    "He has a fever of 39.6 that never goes away with tylenol",
+    "He is confused and his headache went away",
+    "He's 39.8 and his appetite has gone away",
+    "She's seizing like she did back in January",
+    "He's coughing up something that looks like blood",
+    "He doesn't know his grandma, she's sitting right next to him",
+    "Mi hijo recibio kymriah hace 3 meses y tiene convulsiones",
+    "Le pusieron CAR T hace 2 semanas y tiene fiebre de 39.5",
+    "Mi hija tiene 16 anos, le hicieron car t hace 4 semanas y esta muy confundida",
+    "Mi hijo tiene fiebre de 39.6, le dieron el alta hace 3 semanas",
+    "Tiene 39.8 y tiembla, no se si es como cuando tuvo CRS",
+    "Esta confundido como cuando estuvo en el hospital",
+    "Tiene 39.5 y esta convulsionando, ¿ya cuenta como emergencia?",
+    "Tiene 39.4 de fiebre y temblores, pero ya salio del hospital, que hago?",
+    "Tiene fiebre de 39.8, ya se le pasaron los escalofrios",
+    "He's breathing fast and his lips are blue, how do they treat this",
+    "my daughter is seizing how do you stop it",
+    "How do you stop a seizure? he's having one",
+    "My son is 5 and has a fever of 39.5, how do you treat that at home?",
+    "He has a fever of 39.8 and the vomiting stopped",
+    "He's got 39.4, the chills stopped though",
+    "Fever of 39.5 since his antibiotics ended",
+    "He has a fever of 39.6 since we stopped the antibiotics",
+    "Her nose is bleeding, I stopped it for a minute but it keeps going",
+    "My son has a fever of 39.5, the tylenol settled him a bit",
+    "At first he was just tired, then he started having a seizure",
+    "At first he seemed sleepy but then he started twitching and won't respond",
+    "He was fine at the start of the night, then he spiked 40.1",
+    "He's been stable since discharge and has 39.5 tonight",
+    "His sats have been stable for an hour, he is breathing really fast",
+    "He was fine for a few days now he has a fever of 39.6",
+    "She was okay for 2 days now she is confused",
+    "my son have fever 39 now is okay?",
+    "I'm the patient, I'm 19, mom here with me, I can't breathe properly",
+    "My mom here says I should ask, I have a fever of 39.6 and chills",
+    "My husband is driving us to the ER, just had another seizure",
+    "Our neighbour is driving us in, keeps having seizures",
+    "She is throwing up something that looks like blood",
+    "Is 39.5 high in a 2 year old? that's what she has",
+    "Lots of kids on the ward have colds, my son has a fever of 39.5 and is shivering",
+    "He has trouble speaking like in the booklet",
+    "He woke up, looked up and got confused",
+    "kymriah seizure",
+    "He just had a seizure that stopped after 2 minutes",
+]
+REVIEWED_NOT_EMERGENCIES = [
+    "La medicina diaria de mi hijo, cuando se la doy?",
+    "He had a seizure last year and since then nothing, can he swim?",
+    "He had a fever last month, he is still on antibiotics, is that normal?",
+    "He had a seizure, which was back in January, can he play football?",
+]
+
+
+@pytest.mark.parametrize("text", REVIEWED_EMERGENCIES)
+def test_reviewed_emergencies_stay_emergencies(text: str) -> None:
+    assert assess(text).verdict is Verdict.EMERGENCY
+
+
+@pytest.mark.parametrize("text", REVIEWED_NOT_EMERGENCIES)
+def test_reviewed_history_questions_stay_quiet(text: str) -> None:
+    assert assess(text).verdict is Verdict.NONE

@@ -860,6 +860,17 @@ _SPANISH_WORDS = frozenset(
         "ahora",
         "desde",
         "hace",
+        # ("Cuando pasa la confusion, cuanto tiempo suele durar?")
+        "cuando",
+        "cuanto",
+        "suele",
+        "tiempo",
+        "pasa",
+        "es",
+        "una",
+        "pero",
+        "como",
+        "puede",
     ]
 )
 

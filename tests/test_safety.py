@@ -142,6 +142,11 @@ EMERGENCIES = [
     "My nephew is burning up. I'm minding him for my brother, he got his CAR T cells on monday.",
     "she has diarea again and again today",
     "he keeps running to the bathroom nonstop, all water",
+    "the home nurse checked her blood pressure and says it is really low",
+    "she's puffing like she just ran up the stairs and she's lying in bed",
+    "blood keeps coming out of his gums and won't stop",
+    "she's been on the toilet all day and it's pure water",
+    "his handwriting has gone to pieces today, letters all over the place",
     "101.8 under the arm, she had her cells on friday",
     "is wobbliness a side effect? she keeps falling over when she stands, started this morning",
     "we got home tuesday. since then he's been throwing up and can hardly lift his head",
@@ -294,6 +299,11 @@ NOT_EMERGENCIES = [
     "his crs fever was in the first week and he's 4 months out now. do they still test for it?",
     "A dad in our group said his girl didn't know him for a day. How is that handled?",
     "I looked both words up and got even more confused. What do they mean?",
+    "whats the difference between chills and rigors?",
+    "can kids get tremors from car t? how long do they last?",
+    "I'm 22 and the patient is my little brother. I have chills and 38.4, can I visit?",
+    "cuando pasa la confusion, cuanto tiempo suele durar?",
+    "I scribbled the word tisagenlecleucel on my hand, what is it?",
 ]
 
 SPANISH_EMERGENCIES = [

@@ -405,7 +405,7 @@ class Triage:
             negated = [o for o in all_signs if 0 <= o.start - e <= 3 and o.end <= sign.start]
             if negated and _only_signs_between(doc, negated[0].start, sign.start, all_signs):
                 return sign, Reading.NEGATED
-        if any(s >= sign.end and s - sign.end <= 2 for s, _ in found("negation_after", clause)):
+        if any(s >= sign.end and s - sign.end <= 2 for s, _ in found("negation_after", whole)):
             return sign, Reading.NEGATED
         # ("is 39.5 the cutoff? that's what he has now": a "now" keeps it the patient's.)
         says_now = bool(found("now", whole))
@@ -524,6 +524,12 @@ class Triage:
             )
         ]
         if distant and not recent:
+            return sign, Reading.PAST
+        # "He lost his balance ..., but that was six weeks ago and he's running around now":
+        # the sign is dated; the later "now" is about something else.
+        if any(s >= sign.end and doc[s].lower_ == "that" for s, _ in distant) and not (
+            recent_in(clause) or still
+        ):
             return sign, Reading.PAST
         # ("Grandma here, I'm the one who's dizzy": only as the message's opening words,
         # not "my mom here says I should ask".)
@@ -663,8 +669,15 @@ class Triage:
         # wrapped in a question, not a condition.
         wrapped_if = recent and found("wrapped_if", clause, sign.start)
         # "Hypothetically, how long would a nosebleed...": said once, for the sentence.
+        # ("Who do I call, my son is having trouble breathing?": the sign's own clause says
+        # it is happening; the opening question does not make it a condition.)
+        happening = bool(patients(clause, sign.start)) and any(
+            t.lower_ in _PRESENT_BE for t in doc[clause.start : sign.start]
+        )
         hypothetical = found("hypothetical", clause, sign.start) or [
-            (s, e) for s, e in found("hypothetical", sentence, sign.start) if s == sentence.start
+            (s, e)
+            for s, e in found("hypothetical", sentence, sign.start)
+            if s == sentence.start and not happening
         ]
         if hypothetical and not now and not wrapped_if:
             return sign, Reading.HYPOTHETICAL
@@ -849,7 +862,6 @@ _SPANISH_WORDS = frozenset(
         "por",
         "para",
         "muy",
-        "no",
         "se",
         "le",
         "lo",
@@ -934,7 +946,9 @@ _CLAUSE_WORDS = frozenset({"but", "so", "because", "cause", "pero", "porque"})
 
 
 # "their son", "a sick child", "another kid": someone's child, not the writer's.
-_NOT_OURS_BEFORE = frozenset({"her", "his", "their", "a", "an", "another", "other", "sick"})
+_NOT_OURS_BEFORE = frozenset(
+    {"her", "his", "their", "a", "an", "another", "other", "sick", "whose"}
+)
 _SIBLINGS = frozenset(
     {"brother", "sister", "sibling", "twin", "brothers", "sisters", "siblings"}
     | {"stepbrother", "stepsister", "half"}
@@ -963,6 +977,9 @@ _NEW_TURN = frozenset({"but", "and", "then", "now", "tonight", "today", "again"}
 _URGENT_EVEN_IF_OVER = frozenset({"seizure", "fainting"})
 _WRITER = frozenset({"i", "we", "me", "us", "myself"})
 _GREETINGS = frozenset({"hi", "hello", "hey", "ok", "okay", "so", "hiya"})
+_THERAPY_WORDS = frozenset(
+    {"infusion", "cells", "chemo", "treatment", "therapy", "kymriah", "transplant"}
+)
 _THERAPY_NAME_WORDS = frozenset({"t", "-", "cell", "cells", "therapy", "t-cell"})
 _VERB_STARTS = frozenset(
     {"is", "was", "has", "had", "have", "just", "keeps", "kept", "got", "gets"}
@@ -1087,7 +1104,11 @@ def _names_another_thing(doc: Doc, start: int, signs: Sequence[_Sign]) -> bool:
         if owner < 0 or doc[owner].lower_ not in _OWNERS:
             continue
         named = doc[owner + 1 : i + 1]
-        if any(not t.is_alpha or t.lower_ in _HEADLINE_GLUE | _CLAUSE_WORDS for t in named):
+        # ("the confusion she had right after the infusion cleared up": not the infusion.)
+        if any(
+            not t.is_alpha or t.lower_ in _HEADLINE_GLUE | _CLAUSE_WORDS | _THERAPY_WORDS
+            for t in named
+        ):
             return False
         return not any(_overlaps(named.start, named.end, other) for other in signs)
     return False

@@ -331,7 +331,66 @@ SPANISH_EMERGENCIES = [
 ]
 
 
-@pytest.mark.parametrize("text", EMERGENCIES)
+# A newcomer's review of the fifth session's rules: messages each new rule first got wrong
+# (a date of the treatment read as the sign's, another thing stopping, "at first", a
+# clause without its subject, "mom here" inside a patient's own message, ...).
+REVIEWED_EMERGENCIES = [
+    # ... and some the rules got wrong before it.
+    "Nosebleed won't stop, been 20 minutes, it stopped for a second then started again",
+    "He has a fever of 39.6 that never goes away with tylenol",
+    "He is confused and his headache went away",
+    "He's 39.8 and his appetite has gone away",
+    "She's seizing like she did back in January",
+    "He's coughing up something that looks like blood",
+    "He doesn't know his grandma, she's sitting right next to him",
+    "Mi hijo recibio kymriah hace 3 meses y tiene convulsiones",
+    "Le pusieron CAR T hace 2 semanas y tiene fiebre de 39.5",
+    "Mi hija tiene 16 anos, le hicieron car t hace 4 semanas y esta muy confundida",
+    "Mi hijo tiene fiebre de 39.6, le dieron el alta hace 3 semanas",
+    "Tiene 39.8 y tiembla, no se si es como cuando tuvo CRS",
+    "Esta confundido como cuando estuvo en el hospital",
+    "Tiene 39.5 y esta convulsionando, ¿ya cuenta como emergencia?",
+    "Tiene 39.4 de fiebre y temblores, pero ya salio del hospital, que hago?",
+    "Tiene fiebre de 39.8, ya se le pasaron los escalofrios",
+    "He's breathing fast and his lips are blue, how do they treat this",
+    "my daughter is seizing how do you stop it",
+    "How do you stop a seizure? he's having one",
+    "My son is 5 and has a fever of 39.5, how do you treat that at home?",
+    "He has a fever of 39.8 and the vomiting stopped",
+    "He's got 39.4, the chills stopped though",
+    "Fever of 39.5 since his antibiotics ended",
+    "He has a fever of 39.6 since we stopped the antibiotics",
+    "Her nose is bleeding, I stopped it for a minute but it keeps going",
+    "My son has a fever of 39.5, the tylenol settled him a bit",
+    "At first he was just tired, then he started having a seizure",
+    "At first he seemed sleepy but then he started twitching and won't respond",
+    "He was fine at the start of the night, then he spiked 40.1",
+    "He's been stable since discharge and has 39.5 tonight",
+    "His sats have been stable for an hour, he is breathing really fast",
+    "He was fine for a few days now he has a fever of 39.6",
+    "She was okay for 2 days now she is confused",
+    "my son have fever 39 now is okay?",
+    "I'm the patient, I'm 19, mom here with me, I can't breathe properly",
+    "My mom here says I should ask, I have a fever of 39.6 and chills",
+    "My husband is driving us to the ER, just had another seizure",
+    "Our neighbour is driving us in, keeps having seizures",
+    "She is throwing up something that looks like blood",
+    "Is 39.5 high in a 2 year old? that's what she has",
+    "Lots of kids on the ward have colds, my son has a fever of 39.5 and is shivering",
+    "He has trouble speaking like in the booklet",
+    "He woke up, looked up and got confused",
+    "kymriah seizure",
+    "He just had a seizure that stopped after 2 minutes",
+]
+REVIEWED_NOT_EMERGENCIES = [
+    "La medicina diaria de mi hijo, cuando se la doy?",
+    "He had a seizure last year and since then nothing, can he swim?",
+    "He had a fever last month, he is still on antibiotics, is that normal?",
+    "He had a seizure, which was back in January, can he play football?",
+]
+
+
+@pytest.mark.parametrize("text", EMERGENCIES + REVIEWED_EMERGENCIES)
 def test_a_warning_sign_now_is_an_emergency(text: str) -> None:
     assert assess(text).verdict is Verdict.EMERGENCY
 
@@ -428,70 +487,6 @@ def test_odd_input_is_no_emergency_and_no_crash() -> None:
     assert assess("🙂🙂🙂").verdict is Verdict.NONE
 
 
-# A newcomer's review of the fifth session's rules: messages each new rule first got wrong
-# (a date of the treatment read as the sign's, another thing stopping, "at first", a
-# clause without its subject, "mom here" inside a patient's own message, ...).
-REVIEWED_EMERGENCIES = [
-    # ... and some the rules got wrong before it.
-    "Nosebleed won't stop, been 20 minutes, it stopped for a second then started again",
-    "He has a fever of 39.6 that never goes away with tylenol",
-    "He is confused and his headache went away",
-    "He's 39.8 and his appetite has gone away",
-    "She's seizing like she did back in January",
-    "He's coughing up something that looks like blood",
-    "He doesn't know his grandma, she's sitting right next to him",
-    "Mi hijo recibio kymriah hace 3 meses y tiene convulsiones",
-    "Le pusieron CAR T hace 2 semanas y tiene fiebre de 39.5",
-    "Mi hija tiene 16 anos, le hicieron car t hace 4 semanas y esta muy confundida",
-    "Mi hijo tiene fiebre de 39.6, le dieron el alta hace 3 semanas",
-    "Tiene 39.8 y tiembla, no se si es como cuando tuvo CRS",
-    "Esta confundido como cuando estuvo en el hospital",
-    "Tiene 39.5 y esta convulsionando, ¿ya cuenta como emergencia?",
-    "Tiene 39.4 de fiebre y temblores, pero ya salio del hospital, que hago?",
-    "Tiene fiebre de 39.8, ya se le pasaron los escalofrios",
-    "He's breathing fast and his lips are blue, how do they treat this",
-    "my daughter is seizing how do you stop it",
-    "How do you stop a seizure? he's having one",
-    "My son is 5 and has a fever of 39.5, how do you treat that at home?",
-    "He has a fever of 39.8 and the vomiting stopped",
-    "He's got 39.4, the chills stopped though",
-    "Fever of 39.5 since his antibiotics ended",
-    "He has a fever of 39.6 since we stopped the antibiotics",
-    "Her nose is bleeding, I stopped it for a minute but it keeps going",
-    "My son has a fever of 39.5, the tylenol settled him a bit",
-    "At first he was just tired, then he started having a seizure",
-    "At first he seemed sleepy but then he started twitching and won't respond",
-    "He was fine at the start of the night, then he spiked 40.1",
-    "He's been stable since discharge and has 39.5 tonight",
-    "His sats have been stable for an hour, he is breathing really fast",
-    "He was fine for a few days now he has a fever of 39.6",
-    "She was okay for 2 days now she is confused",
-    "my son have fever 39 now is okay?",
-    "I'm the patient, I'm 19, mom here with me, I can't breathe properly",
-    "My mom here says I should ask, I have a fever of 39.6 and chills",
-    "My husband is driving us to the ER, just had another seizure",
-    "Our neighbour is driving us in, keeps having seizures",
-    "She is throwing up something that looks like blood",
-    "Is 39.5 high in a 2 year old? that's what she has",
-    "Lots of kids on the ward have colds, my son has a fever of 39.5 and is shivering",
-    "He has trouble speaking like in the booklet",
-    "He woke up, looked up and got confused",
-    "kymriah seizure",
-    "He just had a seizure that stopped after 2 minutes",
-]
-REVIEWED_NOT_EMERGENCIES = [
-    "La medicina diaria de mi hijo, cuando se la doy?",
-    "He had a seizure last year and since then nothing, can he swim?",
-    "He had a fever last month, he is still on antibiotics, is that normal?",
-    "He had a seizure, which was back in January, can he play football?",
-]
-
-
-@pytest.mark.parametrize("text", REVIEWED_EMERGENCIES)
-def test_reviewed_emergencies_stay_emergencies(text: str) -> None:
-    assert assess(text).verdict is Verdict.EMERGENCY
-
-
 @pytest.mark.parametrize("text", REVIEWED_NOT_EMERGENCIES)
-def test_reviewed_history_questions_stay_quiet(text: str) -> None:
+def test_reviewed_history_questions_get_no_safety_line_either(text: str) -> None:
     assert assess(text).verdict is Verdict.NONE

@@ -35,6 +35,19 @@ EMERGENCY_INTENT = "emergency"
 FALLBACK_INTENT = "nlu_fallback"
 RED_FLAG_KEY = "red_flag"
 ALSO_ANSWER_KEY = "also_answer"
+# The answer that explains a sign, for a question about it the model could not place.
+TOPIC_OF_SIGN = {
+    "temperature_normal": "crs",
+    "temperature_below_fever": "crs",
+    "fever": "crs",
+    "chills": "crs",
+    "confusion": "neurotoxicity",
+    "seizure": "neurotoxicity",
+    "speaking": "neurotoxicity",
+    "tremor": "neurotoxicity",
+    "balance": "neurotoxicity",
+    "sleepiness": "neurotoxicity",
+}
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -108,7 +121,14 @@ def _question_also_asked(assessment: Assessment, rest: list[dict[str, Any]]) -> 
     if assessment.verdict is Verdict.EMERGENCY or not assessment.signs:
         return None
     offered = suggestions(rest)
-    return offered[0] if offered else None
+    if offered:
+        return offered[0]
+    # The model had no topic in mind ("My son's temperature is 99.1. Is that okay?"):
+    # the answer about the sign the family asked about.
+    return next(
+        (TOPIC_OF_SIGN[sign] for sign in assessment.signs if sign in TOPIC_OF_SIGN),
+        "side_effects",
+    )
 
 
 def _unsure_emergency(predicted: str | None, ranking: list[dict[str, Any]]) -> bool:

@@ -378,8 +378,11 @@ class Triage:
                 if k == kind and span.start <= s and e <= span.end and not _overlaps(s, e, sign)
             ]
             # "she's 3 months out now": time since the treatment, not the sign's time.
+            # ("months from now": the future.)
             if kind == "now":
-                hits = [(s, e) for s, e in hits if not (s > 0 and doc[s - 1].lower_ == "out")]
+                hits = [
+                    (s, e) for s, e in hits if not (s > 0 and doc[s - 1].lower_ in ("out", "from"))
+                ]
             return [(s, e) for s, e in hits if before is None or e <= before]
 
         whole = doc[:]
@@ -394,6 +397,15 @@ class Triage:
             return sign, Reading.NEGATED
         if sign.name == NORMAL_TEMPERATURE:
             return sign, Reading.NEGATED
+        # "37.5 C right now, is that a fever?": the word asks whether the reading counts;
+        # the reading decides.
+        if (
+            sign.name == "fever"
+            and not doc[sign.start].like_num
+            and _ASKS_WHETHER_FEVER.search(" ".join(t.lower_ for t in doc[: sign.start]) + " ")
+            and any(o.start != sign.start and doc[o.start].like_num for o in all_signs)
+        ):
+            return sign, Reading.GENERAL
         # "no fever", "hasn't had any chills or shaking", "fever free".
         if any(
             sign.start - e <= 5 and not _new_subject_between(doc, e, sign.start)
@@ -529,6 +541,16 @@ class Triage:
         # the sign is dated; the later "now" is about something else.
         if any(s >= sign.end and doc[s].lower_ == "that" for s, _ in distant) and not (
             recent_in(clause) or still
+        ):
+            return sign, Reading.PAST
+        # "Her fever in week one was treated with tocilizumab. That was in January.": the
+        # next sentence dates this one's sign.
+        if (
+            next_sentence is not None
+            and [t.lower_ for t in next_sentence[:2]] in (["that", "was"], ["it", "was"])
+            and found("distant_past", next_sentence)
+            and not recent
+            and any(t.lower_ in _PAST_VERBS or t.lower_.endswith("ed") for t in sentence)
         ):
             return sign, Reading.PAST
         # ("Grandma here, I'm the one who's dizzy": only as the message's opening words,
@@ -922,6 +944,10 @@ def _looks_spanish(text: str) -> bool:
 _ES_CUES_AFTER = frozenset({"fiebre", "temperatura", "termometro", "grados"})
 # "is this an emergency?", "help?": asked, not told; the other words of the message decide.
 _WEAK_SIGNS = frozenset({"general_emergency"})
+_PAST_VERBS = frozenset({"was", "were", "had", "did", "got", "went", "came"})
+_ASKS_WHETHER_FEVER = re.compile(
+    r"(\b(is|'s) (that|this|it)|\bcounts? as|\bconsidered) (a |an )?(real |true )?$"
+)
 _NOT_CONFUSION_AFTER = frozenset(
     {"about", "by", "with", "on", "over", "what", "how", "why", "which", "if", "whether", "than"}
 )

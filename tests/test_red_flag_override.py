@@ -97,3 +97,11 @@ def test_the_models_emergency_on_a_past_sign_keeps_the_question_asked() -> None:
 def test_a_sign_now_gets_the_emergency_answer_alone() -> None:
     message = run(predicted("he has a fever of 39", "emergency", ["emergency", "crs"]))
     assert "also_answer" not in message.get("red_flag")
+
+
+def test_a_normal_reading_the_model_could_not_place_gets_the_fever_answer() -> None:
+    """The model's emergency stays first; with no topic of its own in mind, the answer
+    about the sign asked about follows (here: fever, in the CRS answer)."""
+    message = run(predicted("her temp is 37.2, is that ok?", "emergency", ["emergency"]))
+    assert message.get("intent")["name"] == "emergency"
+    assert message.get("red_flag")["also_answer"] == "crs"

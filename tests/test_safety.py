@@ -163,6 +163,13 @@ EMERGENCIES = [
     "he's been sick as a dog since lunch, can't keep a sip of water down",
     # The sentence after the question says it goes on.
     "¿es normal que tenga 38.5? está así desde hace un rato",
+    # Sixth session: the fifteenth set's misses, in other words.
+    "day 9 after the cells and her knees and hips ache horribly, she cries if I move her",
+    "we can hardly rouse him this morning, he just groans",
+    "when he stands up he says the room is going dark",
+    "I'm 21, a week out from car t, and my handwriting got sloppy overnight",
+    "se anda cayendo por la casa, sin equilibrio",
+    "le duelen muchísimo las piernas, grita del dolor",
 ]
 
 MENTIONS = [
@@ -321,6 +328,12 @@ NOT_EMERGENCIES = [
     "que es la neurotoxicidad? a veces tiemblan las manos, dijeron",
     "Is CAR T like a transplant? The leaflet was confusing.",
     "are there donor-cell trials, since his own t cells are so weak?",
+    # Sixth session: the fifteenth set's false alarms, in other words.
+    "She spiked a fever on day three and got steroids for it. That was back in March. "
+    "How do steroids work?",
+    "Say she started wobbling when walking a year from now, would it be the cells?",
+    "I saw in a facebook group that a teenager had a seizure after his infusion. Is that rare?",
+    "37.6 this morning, is that a real fever?",
 ]
 
 SPANISH_EMERGENCIES = [

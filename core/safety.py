@@ -113,6 +113,8 @@ _CONTRACTIONS = [
 # "38.6c", "101.5°f", "39,2°" -> "38.6 c"; a decimal comma becomes a point.
 _GLUED_UNIT = re.compile(r"(\d)\s?(°\s?[cf]?|[cf]\b|deg\b|degrees\b)")
 _DECIMAL_COMMA = re.compile(r"(\d),(\d)\b")
+# "1 0 2 . 3" (typed one-handed, or read out digit by digit).
+_SPACED_READING = re.compile(r"\b([1-4]) ([0-9])(?: ([0-9]))? ?(\.) ?([0-9])\b")
 _NUMBER = re.compile(r"^\d{2,3}(\.\d{1,2})?$")
 
 
@@ -128,6 +130,7 @@ def clean(text: str) -> str:
     for pattern, replacement in _CONTRACTIONS:
         text = pattern.sub(replacement, text)
     text = _DECIMAL_COMMA.sub(r"\1.\2", text)
+    text = _SPACED_READING.sub(lambda m: "".join(m.groups("")), text)
     text = _spell_out_numbers(text)
     return _GLUED_UNIT.sub(r"\1 \2", text)
 
@@ -503,8 +506,17 @@ class Triage:
         )
         onsets = found("onset_question", whole)
 
+        negations = [s for s, _ in found("negation", whole)]
+
         def recent_in(span: Span) -> bool:
-            return any(not any(os <= s < oe for os, oe in onsets) for s, _ in found("recent", span))
+            return any(
+                not any(os <= s < oe for os, oe in onsets)
+                # "..., but she's been off oxygen since": a later "but" clause's time.
+                and not any(t.lower_ in ("but", "pero") for t in doc[sign.end : s])
+                # "home with no fever since Saturday": the time of no sign.
+                and not any(0 < s - n <= 3 for n in negations)
+                for s, _ in found("recent", span)
+            )
 
         # "He's still really out of it": said just before the sign.
         still = any(0 <= sign.start - e <= 1 for _, e in found("still_before", clause))
@@ -527,7 +539,7 @@ class Triage:
         distant = [
             (s, e)
             for s, e in found("distant_past", sentence)
-            if not (s >= sign.end and any(t.lower_ in _RELATIVE for t in doc[sign.end : s]))
+            if not (s >= sign.end and any(t.lower_ in _RELATIVE for t in doc[sign.start : s]))
             # (only with the sign said in the present: "she's seizing like ...")
             and not (
                 s >= sign.end
@@ -597,6 +609,12 @@ class Triage:
                 any(t.lower_ in _OBJECT_PREPOSITIONS for t in doc[max(s - 2, 0) : s])
                 and any(ps < s for ps, _ in patients_before)
             )
+            # "the nanny texted 101.6", "Wife says our boy is confused": the one who tells
+            # us is not the one with the sign.
+            and not (
+                any(t.lower_ in _CARERS for t in doc[s:e])
+                and any(t.lower_ in _TELLS for t in doc[e : e + 2] if t.i < sign.start)
+            )
             # "she just told me her vision is blurry": our patient is the one telling.
             and not (
                 doc[s].lower_ in ("tell", "told", "say", "said")
@@ -647,6 +665,10 @@ class Triage:
             ]
             if possessive or not (treated or patient_after):
                 return sign, Reading.SOMEONE_ELSE
+        # "A guy on reddit said he got so confused", "the lady next to us said her son had
+        # chills": the sign's pronoun points back to someone else, not to our patient.
+        if _pronoun_means_someone_else(doc, sign, found("someone_else", whole)):
+            return sign, Reading.SOMEONE_ELSE
         # "The baby has chills. Can she be near her brother who had CAR T?": the treated
         # child is the brother, so the sign is a sibling's.
         # (A pronoun may be the brother himself: "my brother had CAR T, he's dizzy".)
@@ -689,7 +711,11 @@ class Triage:
             return sign, Reading.SOMEONE_ELSE
         # "is it just tiredness if she can barely stay awake today?": a present sign
         # wrapped in a question, not a condition.
-        wrapped_if = recent and found("wrapped_if", clause, sign.start)
+        # ("Is it CRS if she has a fever of 38.7?": a reading is no condition either.)
+        reading_here = any(
+            doc[o.start].like_num and clause.start <= o.start < clause.end for o in all_signs
+        )
+        wrapped_if = (recent or reading_here) and found("wrapped_if", clause, sign.start)
         # "Hypothetically, how long would a nosebleed...": said once, for the sentence.
         # ("Who do I call, my son is having trouble breathing?": the sign's own clause says
         # it is happening; the opening question does not make it a condition.)
@@ -703,6 +729,15 @@ class Triage:
         ]
         if hypothetical and not now and not wrapped_if:
             return sign, Reading.HYPOTHETICAL
+        if (
+            not recent
+            and any(e == sign.start for _, e in found("risk_question", clause))
+            and (
+                any(s >= sign.end for s, _ in found("treatment", clause))
+                or any(t.lower_ in ("treatment", "therapy") for t in doc[sign.end : clause.end])
+            )
+        ):
+            return sign, Reading.GENERAL
         if recent:
             return sign, Reading.NOW
         # "a nosebleed two days ago", with nothing saying it goes on: not clearly now, not
@@ -745,7 +780,7 @@ class Triage:
             t.i
             for s, _ in found("treatment", sentence)
             for t in doc[max(s - 2, sign.end) : s]
-            if t.lower_ == "after"
+            if t.lower_ in ("after", "from")
         ]
         # Only signs and "and"/"or" before the "after": a title, not a sentence.
         headline = bool(afters) and _only_signs_between(doc, sentence.start, afters[0], all_signs)
@@ -1011,11 +1046,99 @@ _VERB_STARTS = frozenset(
     {"is", "was", "has", "had", "have", "just", "keeps", "kept", "got", "gets"}
 )
 _CARED_FOR_RELATIVES = frozenset({"niece", "nephew"})
+_THIRD = frozenset({"he", "she", "his", "her"})
+_MALE = frozenset(
+    {"he", "him", "his", "son", "boy", "brother", "nephew", "grandson", "guy", "man", "dad"}
+    | {"father", "husband", "boyfriend", "stepson"}
+)
+_FEMALE = frozenset(
+    {"she", "her", "daughter", "girl", "sister", "niece", "granddaughter", "lady", "woman"}
+    | {"mom", "mum", "mother", "wife", "girlfriend", "stepdaughter"}
+)
+# Adults are never the child patient (a patient up to 25 writes "I").
+_ADULTS = frozenset(
+    {"guy", "man", "lady", "woman", "mom", "mum", "mother", "dad", "father", "husband", "wife"}
+    | {"coworker", "someone", "somebody", "teacher", "neighbor", "neighbour"}
+)
+_PERSON_NOUNS = ((_MALE | _FEMALE | _ADULTS) - _THIRD - {"him"}) | frozenset(
+    {"child", "kid", "baby", "toddler", "teen", "teenager", "friend", "student", "students"}
+    | {"patient", "classmate", "cousin"}
+)
+# ("the confusion he had in the ICU is completely gone": the place is not what is over.)
+_PLACES = frozenset({"icu", "picu", "hospital", "ward", "unit", "clinic", "er", "room"})
+_CARERS = frozenset(
+    {"nanny", "babysitter", "sitter", "grandma", "grandpa", "granny", "nana", "teacher"}
+    | {"wife", "husband", "partner", "mom", "mum", "dad", "mother", "father", "aunt", "uncle"}
+)
+_TELLS = frozenset(
+    {"say", "says", "said", "texted", "texts", "called", "calls", "told", "tells", "wrote"}
+    | {"messaged", "reports", "reported", "thinks"}
+)
+_DESCRIBED_AFTER = frozenset(
+    {"in", "on", "at", "from", "posted", "said", "says", "told", "wrote", "whose", "who"}
+)
+_FAMILY = frozenset(
+    {"sister", "brother", "nephew", "niece", "cousin", "grandson", "granddaughter", "son"}
+    | {"daughter", "child", "kid", "boy", "girl", "baby", "sibling", "twin"}
+)
 _OWN_CHILD = frozenset({"son", "daughter", "child", "kid", "boy", "girl", "baby", "toddler"})
 _DURATION_WORDS = frozenset(
     {"a", "an", "few", "couple", "of", "whole", "full", "hour", "hours", "day", "days"}
     | {"week", "weeks", "month", "months", "straight"}
 )
+
+
+def _pronoun_means_someone_else(doc: Doc, sign: _Sign, others: Sequence[tuple[int, int]]) -> bool:
+    """The sign's subject is "he"/"she"/"his ..."/"her ..." and the person it points back
+    to (the nearest earlier person of that gender) is someone else: "a guy", "the lady",
+    "my coworker's kid", a person on the someone-else list."""
+    start = _clause_start(doc, sign.start)
+    # ("he got so confused": an intensifying "so" does not start a clause of its own.)
+    if start >= 2 and doc[start - 1].lower_ == "so":
+        start = _clause_start(doc, start - 2)
+    pronoun = next((t for t in reversed(doc[start : sign.start]) if t.lower_ in _THIRD), None)
+    if pronoun is None:
+        return False
+    # "... and my son has 39": our patient is named after the pronoun.
+    if any(
+        t.lower_ in _OWN_CHILD and doc[t.i - 1].lower_ in ("my", "our")
+        for t in doc[pronoun.i : sign.start]
+    ):
+        return False
+    male = pronoun.lower_ in ("he", "him", "his")
+    subject = pronoun.lower_ in ("he", "she")
+    # Only within the pronoun's sentence ("Can someone tell me? She's got chills": no).
+    sentence_start = next(
+        (t.i + 1 for t in reversed(doc[: pronoun.i]) if t.text in _SENTENCE_END), 0
+    )
+    for t in reversed(doc[sentence_start : pronoun.i]):
+        word = t.lower_
+        before = doc[t.i - 1].lower_ if t.i else ""
+        after = doc[t.i + 1].lower_ if t.i + 1 < len(doc) else ""
+        # "my 10 year old", "our 6-year-old": the writer's own child.
+        if word == "old" and any(w.lower_ in ("my", "our") for w in doc[max(t.i - 4, 0) : t.i]):
+            return False
+        if word not in _PERSON_NOUNS or word in (_FEMALE if male else _MALE):
+            continue
+        # "should I call someone, his temp is 38.3": only someone described is a person.
+        if word in ("someone", "somebody") and after not in _DESCRIBED_AFTER:
+            continue
+        # "my son's best friend": the son only names whose friend.
+        if after in ("'s", "s"):
+            continue
+        # "his mom says he has 39", "he played with his cousin and now he ...": a subject
+        # pronoun is not a person named by a possessive (that points further back).
+        if subject and before in ("his", "her", "their"):
+            continue
+        # "my sister is the one who had car t, ... she's confused", "writing for my niece",
+        # "my mom, who was watching her, says she's ...": the writer's own family is the
+        # patient, or tells of the patient (someone else's sign is read on its own words).
+        if before in ("my", "our") and (word in _FAMILY or word in _ADULTS):
+            return False
+        if any(s <= t.i < e for s, e in others):
+            return True
+        return before in ("a", "an", "another", "'s", "s") or word in _ADULTS
+    return False
 
 
 def _new_subject_between(doc: Doc, start: int, end: int) -> bool:
@@ -1132,7 +1255,7 @@ def _names_another_thing(doc: Doc, start: int, signs: Sequence[_Sign]) -> bool:
         named = doc[owner + 1 : i + 1]
         # ("the confusion she had right after the infusion cleared up": not the infusion.)
         if any(
-            not t.is_alpha or t.lower_ in _HEADLINE_GLUE | _CLAUSE_WORDS | _THERAPY_WORDS
+            not t.is_alpha or t.lower_ in _HEADLINE_GLUE | _CLAUSE_WORDS | _THERAPY_WORDS | _PLACES
             for t in named
         ):
             return False

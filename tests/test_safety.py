@@ -170,6 +170,18 @@ EMERGENCIES = [
     "I'm 21, a week out from car t, and my handwriting got sloppy overnight",
     "se anda cayendo por la casa, sin equilibrio",
     "le duelen muchísimo las piernas, grita del dolor",
+    # A question about the child's medicine is not a question about a risk.
+    "can she have motrin for her fever after car t",
+    # Sixth session: the sixteenth set's misses, in other words.
+    "mom here at the office, the babysitter just texted 39.4",
+    "3 9 . 2 cant type much",
+    "is this crs if he has 38.9 and the shakes?",
+    "his chest sounds gurgly and rattly when he breathes",
+    "I'm 20, my girlfriend says I keep repeating myself and I can't remember saying it",
+    "he's chatting to his grandpa who died last year like he's in the room",
+    "she got up from the couch and crumpled to the floor",
+    # Someone tells us of our own child.
+    "my husband says she is confused and doesn't know where she is",
 ]
 
 MENTIONS = [
@@ -334,6 +346,21 @@ NOT_EMERGENCIES = [
     "Say she started wobbling when walking a year from now, would it be the cells?",
     "I saw in a facebook group that a teenager had a seizure after his infusion. Is that rare?",
     "37.6 this morning, is that a real fever?",
+    # ... and the fifteenth set's topic questions the triage took for emergencies.
+    "can my kid get confusion from kymriah?",
+    "What are the options once the leukemia stops responding to car t?",
+    # ... and the sixteenth set's false alarms, in other words.
+    "A mom on facebook wrote that he had a seizure the week after car t. How common is that?",
+    "The girl in the bed across from us had shaking chills all night. Will my son get them?",
+    "my neighbour's daughter had kymriah and her dad said she was confused for days",
+    "My daughter's classmate has the flu with a 102 fever. Can she still go to school?",
+    "The tremor she had in the ICU is totally gone now. Will it come back?",
+    "Back in May her heart raced and she needed fluids, but she's been fine since discharge.",
+    "He had 38.6 right after the infusion and was home with no fever since Friday. "
+    "When is the next visit?",
+    "a dad in our group said his son stopped knowing him for a day after car t. why?",
+    "would 38.1 count as a fever?",
+    "38 sharp is the line, right? hers is 37.6",
 ]
 
 SPANISH_EMERGENCIES = [
@@ -441,6 +468,7 @@ def test_a_sign_days_ago_with_nothing_saying_it_goes_on_gets_the_safety_line() -
         "Fever, Confusion And Speech Problems After CAR T",
         "car t seizures",
         "kymriah confusion and trouble speaking",
+        "tremors from kymriah",
     ],
 )
 def test_a_title_naming_the_therapys_signs_gets_the_safety_line(text: str) -> None:

@@ -182,6 +182,16 @@ EMERGENCIES = [
     "she got up from the couch and crumpled to the floor",
     # Someone tells us of our own child.
     "my husband says she is confused and doesn't know where she is",
+    # Sixth session: the seventeenth set's misses, in other words.
+    "his ICE score tonight is maybe 7, he couldn't name a pencil",
+    "the oximeter says 89 on her finger, is that bad?",
+    "is 38.4 considered a fever after car t? that's what she's at",
+    "it's 2am, my daughter is 38.9 and shivering and I don't know why I'm typing instead of calling",
+    "he looks at me but nobody's home",
+    "her words keep coming out jumbled",
+    "she's chatting to her grandma, who passed away last spring, like she's right here",
+    "he got up and his legs gave out",
+    "she's slow to answer and keeps drifting off",
 ]
 
 MENTIONS = [
@@ -359,6 +369,12 @@ NOT_EMERGENCIES = [
     "He had 38.6 right after the infusion and was home with no fever since Friday. "
     "When is the next visit?",
     "a dad in our group said his son stopped knowing him for a day after car t. why?",
+    # ... and the seventeenth set's false alarms, in other words.
+    "She had one seizure on day 5, a month ago, and hasn't had another. When can she swim?",
+    "The 100.9 on Sunday was an ear infection, she's been fever-free since Monday.",
+    "I'm the patient's older sister and caregiver, and I have chills today. Can I still visit?",
+    "I'm 19, my temp is 99.5, is that a mild fever I should report?",
+    "El hijo de mi compadre tuvo convulsiones después de las CAR-T. ¿Es común?",
     "would 38.1 count as a fever?",
     "38 sharp is the line, right? hers is 37.6",
 ]

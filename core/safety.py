@@ -981,7 +981,8 @@ _ES_CUES_AFTER = frozenset({"fiebre", "temperatura", "termometro", "grados"})
 _WEAK_SIGNS = frozenset({"general_emergency"})
 _PAST_VERBS = frozenset({"was", "were", "had", "did", "got", "went", "came"})
 _ASKS_WHETHER_FEVER = re.compile(
-    r"(\b(is|'s) (that|this|it)|\bcounts? as|\bconsidered) (a |an )?(real |true |mild |slight |low grade |low - grade )?$"
+    r"(\b(is|'s) (that|this|it)|\bcounts? as|\bconsidered) (a |an )?"
+    r"(real |true |mild |slight |low grade |low - grade )?$"
 )
 _NOT_CONFUSION_AFTER = frozenset(
     {"about", "by", "with", "on", "over", "what", "how", "why", "which", "if", "whether", "than"}

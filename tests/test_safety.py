@@ -186,7 +186,7 @@ EMERGENCIES = [
     "his ICE score tonight is maybe 7, he couldn't name a pencil",
     "the oximeter says 89 on her finger, is that bad?",
     "is 38.4 considered a fever after car t? that's what she's at",
-    "it's 2am, my daughter is 38.9 and shivering and I don't know why I'm typing instead of calling",
+    "it's 2am, my daughter is 38.9 and shivering and I don't know why I'm typing, not calling",
     "he looks at me but nobody's home",
     "her words keep coming out jumbled",
     "she's chatting to her grandma, who passed away last spring, like she's right here",

@@ -25,7 +25,9 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from components.emergency_detector import DETECTOR_KEY
 from components.intent_override import put_first
+from core.language import other_language
 from core.safety import Assessment, Verdict, assess, default_triage
 from core.suggestions import suggestions
 
@@ -77,9 +79,22 @@ class RedFlagOverride(GraphComponent):
 
     @staticmethod
     def _apply(message: Message) -> None:
-        assessment = assess(message.get(TEXT) or "")
+        text = message.get(TEXT) or ""
+        assessment = assess(text)
         predicted = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
+        # The second detector (components/emergency_detector.py) heard a warning sign in
+        # words the triage has no list for ("her legs fold under her"): an emergency. Only
+        # where the triage found no sign at all; its reading of a sign (past, someone
+        # else's) is the more careful one.
+        if not assessment.signs and (message.get(DETECTOR_KEY) or {}).get("fires"):
+            language = "es" if other_language(text) == "spanish" else assessment.language
+            assessment = Assessment(Verdict.EMERGENCY, language=language)
+            message.set(
+                RED_FLAG_KEY,
+                {**assessment.as_dict(), "predicted_intent": predicted, "detector": "wording"},
+                add_to_output=True,
+            )
         if assessment.signs:
             message.set(
                 RED_FLAG_KEY,
@@ -89,7 +104,11 @@ class RedFlagOverride(GraphComponent):
         # The model leaned to `emergency` but fell back, and the triage saw no sign it could
         # read: one safety line before "Did you mean…?". (A sign the triage read as past,
         # negated or someone else's keeps that reading.)
-        if not assessment.signs and _unsure_emergency(predicted, ranking):
+        if (
+            assessment.verdict is Verdict.NONE
+            and not assessment.signs
+            and _unsure_emergency(predicted, ranking)
+        ):
             message.set(
                 RED_FLAG_KEY,
                 {
@@ -103,7 +122,9 @@ class RedFlagOverride(GraphComponent):
             if predicted != EMERGENCY_INTENT:
                 # Never logs the text: families describe their children here.
                 logger.info(
-                    "Emergency: %s -> emergency (%s)", predicted, ",".join(assessment.signs)
+                    "Emergency: %s -> emergency (%s)",
+                    predicted,
+                    ",".join(assessment.signs) or "second detector",
                 )
             rest = put_first(message, EMERGENCY_INTENT)
             also = _question_also_asked(assessment, rest)

@@ -117,6 +117,7 @@ TIERS = ("unit", "conversation", "e2e", "browser", "scale")
 MODULE_TIERS = {
     "unit": [
         "test_answers", "test_architecture", "test_deploy", "test_devstack",
+        "test_emergency_detector",
         "test_evaluation_judge", "test_faq_rules", "test_guard_units", "test_independence",
         "test_linear_intent_classifier",
         "test_lock_store", "test_rasa_patches",

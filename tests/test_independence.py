@@ -3,6 +3,7 @@ near-copy of one, is in the training data (tests/heldout/README.md says how they
 
 from __future__ import annotations
 
+from core.emergency_detector import examples_by_writer
 from core.evaluation_sets import (
     HELDOUT_DIR,
     STYLES,
@@ -33,6 +34,18 @@ def test_no_held_out_question_is_a_near_copy_of_a_training_example() -> None:
     held_out = [q.text for q in load_questions(HELDOUT_DIR)]
     held_out += [m.text for m in load_safety(HELDOUT_DIR)]
     pairs = near_copies(held_out, training, NEAR_COPY)
+    assert not pairs, pairs[:10]
+
+
+def test_no_held_out_safety_message_is_a_copy_of_an_earlier_writers_message() -> None:
+    """The second emergency detector trains on the earlier writers' sets (tests/dev/):
+    the held-out safety messages must be new to it too. (Questions are only checked against
+    the training data: writers often ask the same short questions, "What Is ICANS".)"""
+    earlier = [text for messages in examples_by_writer().values() for text, _ in messages]
+    held_out = [m.text for m in load_safety(HELDOUT_DIR)]
+    known = {normalise(text) for text in earlier}
+    assert not [text for text in held_out if normalise(text) in known]
+    pairs = near_copies(held_out, earlier, NEAR_COPY)
     assert not pairs, pairs[:10]
 
 

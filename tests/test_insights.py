@@ -230,8 +230,10 @@ def test_new_events_recount_only_their_day_and_change_the_figures(
                        (at(day, 20, 1), "cost_insurance", "utter_cost_insurance")])]  # fmt: skip
     write_conversations(databases.tracker_url, late, monkeypatch)
     refreshed = insights.refresh(databases.tracker_url, databases.console_url, ZONE_NAME)
-    # The day of the new messages, and today (a new tracker starts with an action_listen).
-    assert refreshed.days_counted == 2
+    # The day of the new messages, and today (a new tracker starts with an action_listen);
+    # and yesterday too when the zone's midnight fell between the first conversations and
+    # these (seen when CI ran at 00:10 in New York).
+    assert refreshed.days_counted in (2, 3)
     after = figures(databases)
     assert after.totals["messages"] == before.totals["messages"] + 2
     assert after.totals["offers_taken"] == before.totals["offers_taken"] + 1

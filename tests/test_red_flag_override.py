@@ -105,3 +105,49 @@ def test_a_normal_reading_the_model_could_not_place_gets_the_fever_answer() -> N
     message = run(predicted("her temp is 37.2, is that ok?", "emergency", ["emergency"]))
     assert message.get("intent")["name"] == "emergency"
     assert message.get("red_flag")["also_answer"] == "crs"
+
+
+def heard_by_the_detector(message: Message, fires: bool = True) -> Message:
+    message.set("emergency_detector", {"score": 0.9 if fires else 0.1, "fires": fires})
+    return message
+
+
+def test_the_second_detector_adds_an_emergency_where_the_triage_found_no_sign() -> None:
+    message = run(
+        heard_by_the_detector(
+            predicted("her legs turned to jelly and she slid down the wall", "follow_up", [])
+        )
+    )
+    assert message.get("intent")["name"] == "emergency"
+    assert message.get("red_flag")["detector"] == "wording"
+    assert "also_answer" not in message.get("red_flag")
+
+
+def test_the_second_detector_does_not_overrule_the_triages_reading_of_a_sign() -> None:
+    message = run(
+        heard_by_the_detector(
+            predicted(
+                "she had a seizure as a baby, can she get car t", "eligibility", ["eligibility"]
+            )
+        )
+    )
+    assert message.get("intent")["name"] == "eligibility"
+    assert message.get("red_flag")["verdict"] == "none"
+
+
+def test_a_quiet_second_detector_changes_nothing() -> None:
+    message = run(
+        heard_by_the_detector(predicted("how much does it cost", "cost_insurance", []), False)
+    )
+    assert message.get("intent")["name"] == "cost_insurance"
+    assert message.get("red_flag") is None
+
+
+def test_a_spanish_message_heard_by_the_second_detector_gets_the_spanish_answer() -> None:
+    message = run(
+        heard_by_the_detector(
+            predicted("mi hija se queda mirando la pared y no me contesta", "other_language", [])
+        )
+    )
+    assert message.get("intent")["name"] == "emergency"
+    assert message.get("red_flag")["language"] == "es"

@@ -50,10 +50,12 @@ from core.suggestions import parent_topic, suggestions
 # tenth writers put the sign words in far more non-urgent sentences).
 # The targets of issues #13 and #14 (one click 0.97, recall 1.00, false alarms 0.05) are
 # not met: they stay the goal.
-# Recall floor lowered from 0.945 to 0.93 on 2026-11-30: three fresh writers in a row
-# (sixteenth to eighteenth sets) had first looks of 0.947, 0.936 and 0.940 with the triage
-# improved after each; the floor catches regressions, it is not the result (1.00 is).
-GATES = {"top1": 0.87, "one_click": 0.94, "recall": 0.93, "false_alarm": 0.12}
+# Recall floor: lowered to 0.93 on 2026-11-30 when three fresh writers in a row had first
+# looks of 0.947, 0.936 and 0.940 (rule triage alone); raised to 0.97 the same day once the
+# second emergency detector (core/emergency_detector.py) gave 0.994 on the next fresh set.
+# False alarms: 0.044 on that set, floor 0.10. The floors catch regressions; the targets
+# below are the goal.
+GATES = {"top1": 0.87, "one_click": 0.94, "recall": 0.97, "false_alarm": 0.10}
 TARGETS = {"top1": 0.90, "one_click": 0.97, "recall": 1.00, "false_alarm": 0.05}
 FALLBACK = "nlu_fallback"
 OFFERED_ON = (FALLBACK, "inform")

@@ -28,7 +28,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from components.emergency_detector import DETECTOR_KEY
 from components.intent_override import put_first
 from core.language import other_language
-from core.safety import Assessment, Verdict, assess, default_triage
+from core.safety import Assessment, Verdict, assess, default_triage, looks_spanish
 from core.suggestions import suggestions
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,8 @@ class RedFlagOverride(GraphComponent):
         # where the triage found no sign at all; its reading of a sign (past, someone
         # else's) is the more careful one.
         if not assessment.signs and (message.get(DETECTOR_KEY) or {}).get("fires"):
-            language = "es" if other_language(text) == "spanish" else assessment.language
+            spanish = other_language(text) == "spanish" or looks_spanish(text)
+            language = "es" if spanish else assessment.language
             assessment = Assessment(Verdict.EMERGENCY, language=language)
             message.set(
                 RED_FLAG_KEY,

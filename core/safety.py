@@ -406,7 +406,13 @@ class Triage:
             sign.name == "fever"
             and not doc[sign.start].like_num
             and _ASKS_WHETHER_FEVER.search(" ".join(t.lower_ for t in doc[: sign.start]) + " ")
-            and any(o.start != sign.start and doc[o.start].like_num for o in all_signs)
+            and any(
+                o.start != sign.start
+                and doc[o.start].like_num
+                # ("37.8 this morning but now she feels hotter, is that a fever?": no.)
+                and not any(t.lower_ == "but" for t in doc[o.end : sign.start])
+                for o in all_signs
+            )
         ):
             return sign, Reading.GENERAL
         # "no fever", "hasn't had any chills or shaking", "fever free".
@@ -506,13 +512,17 @@ class Triage:
         )
         onsets = found("onset_question", whole)
 
-        negations = [s for s, _ in found("negation", whole)]
+        # (Only a negation of a sign: "no fever since", not "no come desde ayer".)
+        negations = [
+            s for s, _ in found("negation", whole) if any(0 < o.start - s <= 2 for o in all_signs)
+        ]
 
         def recent_in(span: Span) -> bool:
             return any(
                 not any(os <= s < oe for os, oe in onsets)
-                # "..., but she's been off oxygen since": a later "but" clause's time.
-                and not any(t.lower_ in ("but", "pero") for t in doc[sign.end : s])
+                # "..., but she's been off oxygen since": the time of a later "but" clause
+                # that says the sign is gone (not "but it came back tonight").
+                and not _gone_in_but_clause(doc, sign.end, s)
                 # "home with no fever since Saturday": the time of no sign.
                 and not any(0 < s - n <= 3 for n in negations)
                 for s, _ in found("recent", span)
@@ -559,10 +569,16 @@ class Triage:
         # next sentence dates this one's sign.
         if (
             next_sentence is not None
-            and [t.lower_ for t in next_sentence[:2]] in (["that", "was"], ["it", "was"])
+            and [t.lower_ for t in next_sentence[:2]] == ["that", "was"]
             and found("distant_past", next_sentence)
+            # ("That was in the hospital last time": a comparison, not this sign's date.)
+            and not any(
+                t.lower_ in _COMPARING_TIME
+                or (t.lower_ == "last" and t.i + 1 < len(doc) and doc[t.i + 1].lower_ == "time")
+                for t in next_sentence
+            )
             and not recent
-            and any(t.lower_ in _PAST_VERBS or t.lower_.endswith("ed") for t in sentence)
+            and any(t.lower_ in _PAST_VERBS for t in sentence)
         ):
             return sign, Reading.PAST
         # ("Grandma here, I'm the one who's dizzy": only as the message's opening words,
@@ -780,7 +796,7 @@ class Triage:
             t.i
             for s, _ in found("treatment", sentence)
             for t in doc[max(s - 2, sign.end) : s]
-            if t.lower_ in ("after", "from")
+            if t.lower_ == "after"
         ]
         # Only signs and "and"/"or" before the "after": a title, not a sentence.
         headline = bool(afters) and _only_signs_between(doc, sentence.start, afters[0], all_signs)
@@ -971,6 +987,11 @@ def _typo_index(signs: dict[str, list[str]], spelling: dict[str, str]) -> dict[s
     return index
 
 
+def looks_spanish(text: str) -> bool:
+    """Spanish by the triage's own words, also for a short message ("está helado")."""
+    return _looks_spanish(clean(text))
+
+
 def _looks_spanish(text: str) -> bool:
     words = re.findall(r"[a-z]+", _fold_accents(text))
     return sum(w in _SPANISH_WORDS for w in words) >= 2
@@ -979,7 +1000,10 @@ def _looks_spanish(text: str) -> bool:
 _ES_CUES_AFTER = frozenset({"fiebre", "temperatura", "termometro", "grados"})
 # "is this an emergency?", "help?": asked, not told; the other words of the message decide.
 _WEAK_SIGNS = frozenset({"general_emergency"})
-_PAST_VERBS = frozenset({"was", "were", "had", "did", "got", "went", "came"})
+_PAST_VERBS = frozenset(
+    {"was", "were", "had", "did", "got", "went", "came", "spiked", "treated", "needed"}
+)
+_COMPARING_TIME = frozenset({"too", "again", "like", "same", "also", "when"})
 _ASKS_WHETHER_FEVER = re.compile(
     r"(\b(is|'s) (that|this|it)|\bcounts? as|\bconsidered) (a |an )?"
     r"(real |true |mild |slight |low grade |low - grade )?$"
@@ -1075,6 +1099,18 @@ _TELLS = frozenset(
     {"say", "says", "said", "texted", "texts", "called", "calls", "told", "tells", "wrote"}
     | {"messaged", "reports", "reported", "thinks"}
 )
+_GONE_WORDS = frozenset(
+    {"no", "not", "n't", "off", "free", "fine", "gone", "normal", "stable", "without", "sin"}
+    | {"ya", "bien", "home", "casa"}
+)
+_PLACED_AFTER = frozenset(
+    {"next", "in", "on", "at", "from", "across", "down", "who", "whose", "posted", "wrote"}
+)
+_RISK_WORDS = frozenset(
+    {"happen", "common", "likely", "chance", "chances", "scary", "explain", "expect", "rare"}
+    | {"related", "normal", "risk", "often", "usual", "typical", "mean", "tell", "handled"}
+    | {"treated", "managed"}
+)
 _DESCRIBED_AFTER = frozenset(
     {"in", "on", "at", "from", "posted", "said", "says", "told", "wrote", "whose", "who"}
 )
@@ -1090,9 +1126,16 @@ _DURATION_WORDS = frozenset(
 
 
 def _pronoun_means_someone_else(doc: Doc, sign: _Sign, others: Sequence[tuple[int, int]]) -> bool:
-    """The sign's subject is "he"/"she"/"his ..."/"her ..." and the person it points back
-    to (the nearest earlier person of that gender) is someone else: "a guy", "the lady",
-    "my coworker's kid", a person on the someone-else list."""
+    """A story about another person, then a question about ours: "A guy on reddit said he
+    got so confused after CAR T. Does that happen to kids?", "the lady next to us said her
+    son had chills. Will my son get that?". The sign's "he"/"she"/"his"/"her" points back
+    (the nearest earlier person of that gender in its sentence) to a stranger: someone
+    introduced with "a"/"another"/"one of", or named by another person's "'s", or a person
+    of the someone-else list placed somewhere ("next door", "on reddit"). Only when the
+    message asks about risk or our own child afterwards; a message that only tells (even
+    "a friend is driving us, he can't breathe") keeps the sign ours."""
+    if not _asks_about_risk_after(doc, sign.end):
+        return False
     start = _clause_start(doc, sign.start)
     # ("he got so confused": an intensifying "so" does not start a clause of its own.)
     if start >= 2 and doc[start - 1].lower_ == "so":
@@ -1114,32 +1157,56 @@ def _pronoun_means_someone_else(doc: Doc, sign: _Sign, others: Sequence[tuple[in
     )
     for t in reversed(doc[sentence_start : pronoun.i]):
         word = t.lower_
-        before = doc[t.i - 1].lower_ if t.i else ""
+        before = [w.lower_ for w in doc[max(t.i - 3, 0) : t.i]]
         after = doc[t.i + 1].lower_ if t.i + 1 < len(doc) else ""
         # "my 10 year old", "our 6-year-old": the writer's own child.
-        if word == "old" and any(w.lower_ in ("my", "our") for w in doc[max(t.i - 4, 0) : t.i]):
+        if word == "old" and ({"my", "our"} & set(before)):
             return False
         if word not in _PERSON_NOUNS or word in (_FEMALE if male else _MALE):
             continue
-        # "should I call someone, his temp is 38.3": only someone described is a person.
-        if word in ("someone", "somebody") and after not in _DESCRIBED_AFTER:
+        # "I'm the mom, she's ...", "this is the dad": the writer names themself.
+        if {"i", "am", "'m", "this"} & set(before):
             continue
         # "my son's best friend": the son only names whose friend.
         if after in ("'s", "s"):
             continue
         # "his mom says he has 39", "he played with his cousin and now he ...": a subject
         # pronoun is not a person named by a possessive (that points further back).
-        if subject and before in ("his", "her", "their"):
+        if subject and before and before[-1] in ("his", "her", "their"):
             continue
-        # "my sister is the one who had car t, ... she's confused", "writing for my niece",
-        # "my mom, who was watching her, says she's ...": the writer's own family is the
-        # patient, or tells of the patient (someone else's sign is read on its own words).
-        if before in ("my", "our") and (word in _FAMILY or word in _ADULTS):
+        # "My brother is the patient, he ...", "my girlfriend had CAR T ... she": ours.
+        if word == "patient" and before and before[-1] in ("the", "my", "our"):
             return False
-        if any(s <= t.i < e for s, e in others):
-            return True
-        return before in ("a", "an", "another", "'s", "s") or word in _ADULTS
+        # "one of my students", "one mom in the group": one of many, a stranger.
+        one_of = "one" in before[-3:]
+        if {"my", "our"} & set(before[-2:]) and not one_of:
+            return False
+        stranger = one_of or bool({"a", "an", "another", "'s", "s"} & set(before[-2:]))
+        # "the lady next to us", "the boy in the room next door", "a guy on reddit".
+        placed = after in _PLACED_AFTER and (
+            word in _ADULTS | _OWN_CHILD or any(s <= t.i < e for s, e in others)
+        )
+        return stranger or placed
     return False
+
+
+def _gone_in_but_clause(doc: Doc, sign_end: int, at: int) -> bool:
+    """A "but" between the sign and `at` opens a clause that says the sign is gone."""
+    buts = [t.i for t in doc[sign_end:at] if t.lower_ in ("but", "pero")]
+    return bool(buts) and any(t.lower_ in _GONE_WORDS for t in doc[buts[-1] : at + 1])
+
+
+def _asks_about_risk_after(doc: Doc, start: int) -> bool:
+    """After the sign, a question about risk or about our own child ("Could that happen
+    to my daughter?", "How common is that?"), not "what should we do?"."""
+    rest = doc[start:]
+    if not any(t.text == "?" for t in rest):
+        return False
+    words = {t.lower_ for t in rest}
+    own_child = any(
+        t.lower_ in _OWN_CHILD and doc[t.i - 1].lower_ in ("my", "our") for t in rest if t.i
+    )
+    return own_child or bool(words & _RISK_WORDS)
 
 
 def _new_subject_between(doc: Doc, start: int, end: int) -> bool:

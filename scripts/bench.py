@@ -56,8 +56,7 @@ CONVERSATIONS = {
     "fallback": ["qwzx plorb", "blorf zzk", "who can get kymriah"],
 }  # fmt: skip
 # Rasa's default configuration: the pipeline and policies `rasa init` writes (and Rasa
-# picks when config.yml names none), plus the one setting this project's rules need
-# (`restrict_rules: false`: a rule spans two user turns), without which it does not train.
+# picks when config.yml names none).
 DEFAULT_CONFIG = """recipe: default.v1
 assistant_id: bench-default
 language: en
@@ -83,7 +82,6 @@ pipeline:
 policies:
   - name: MemoizationPolicy
   - name: RulePolicy
-    restrict_rules: false
   - name: UnexpecTEDIntentPolicy
     max_history: 5
     epochs: 100

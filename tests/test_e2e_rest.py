@@ -80,6 +80,23 @@ def test_emergency_wins_even_when_the_words_look_like_another_topic(
     assert text.startswith("This may be an emergency.")
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "he's staring at the wall like his batteries ran out",
+        "mi hija se queda mirando la pared y no me contesta",
+    ],
+)
+def test_a_sign_in_words_the_triage_has_no_list_for_gets_the_emergency_answer(
+    servers: Servers, sender: str, message: str
+) -> None:
+    """The second emergency detector, through the real server (components/emergency_detector.py)."""
+    replies = servers.say(sender, message)
+    text = "\n\n".join(r.get("text", "") for r in replies)
+    assert text.startswith((opening("utter_emergency"), opening("utter_emergency_es"))), text[:200]
+    assert CONTACTS.care_team_phone in text
+
+
 def test_a_sign_not_placed_in_time_gets_the_answer_after_a_safety_line(
     servers: Servers, sender: str
 ) -> None:

@@ -151,3 +151,8 @@ def test_a_spanish_message_heard_by_the_second_detector_gets_the_spanish_answer(
     )
     assert message.get("intent")["name"] == "emergency"
     assert message.get("red_flag")["language"] == "es"
+
+
+def test_a_short_spanish_message_heard_by_the_second_detector_is_answered_in_spanish() -> None:
+    message = run(heard_by_the_detector(predicted("está helado y sudando", "other_language", [])))
+    assert message.get("red_flag")["language"] == "es"

@@ -391,6 +391,39 @@ SPANISH_EMERGENCIES = [
 # (a date of the treatment read as the sign's, another thing stopping, "at first", a
 # clause without its subject, "mom here" inside a patient's own message, ...).
 REVIEWED_EMERGENCIES = [
+    # The sixth session's review: happening-now messages the new pronoun, dating, "but"
+    # and negation rules first got wrong.
+    "I'm the patient's mom, she is having a seizure",
+    "This is the dad, he is having a seizure",
+    "I'm the mom, she's burning up at 103",
+    "I'm a single mom and she's having trouble breathing",
+    "My brother is the patient, he is having a seizure right now",
+    "My best friend is the patient, she is seizing and not responding",
+    "The teacher called, she has a fever of 101.5",
+    "Somebody from his school called, he fainted and is hard to wake",
+    "A friend is driving us to the ER, he can't breathe",
+    "A nurse friend told me to ask here, she's 39.7 and shaking",
+    "Her big sister says she can't breathe and her lips are blue",
+    "My son's friend says he passed out at the park and he's still really drowsy",
+    "The man at the front desk told me to message here, his fever is 103",
+    "Someone on the phone told me to message here, she is not breathing right",
+    "A lady in the waiting room is helping me, she is seizing and not responding",
+    "My girlfriend had CAR T two weeks ago and she is really confused now",
+    "My friend is 20 and got kymriah, he can't breathe properly",
+    "My son went to a sleepover and the other boy's dad called, he has a fever of 39.5",
+    "A boy in his class has flu, and now he has a fever of 102",
+    "A boy in his class has the flu and now he has a fever of 102, what should we do?",
+    "He spiked a fever of 39.4. It was on day 3 last time too.",
+    "He started seizing and isn't responding. It was like when he had CRS in January.",
+    "She's in bed with a temp of 102. It was like this when she had CRS.",
+    "His fever jumped to 103.5. That was in the hospital last time, what do we do?",
+    "She just had a seizure. It was when we were getting into the car.",
+    "She had a fever of 102 on Monday, but it came back tonight",
+    "He was confused yesterday but it got worse tonight",
+    "Temp 38.4 on Sunday but it went up again this evening",
+    "No come desde ayer y está muy confundida",
+    "Shaking and confused from the CAR T",
+    "Her temp was 37.8 this morning but now she feels much hotter and is flushed, is that a fever?",
     # ... and some the rules got wrong before it.
     "Nosebleed won't stop, been 20 minutes, it stopped for a second then started again",
     "He has a fever of 39.6 that never goes away with tylenol",
@@ -484,7 +517,6 @@ def test_a_sign_days_ago_with_nothing_saying_it_goes_on_gets_the_safety_line() -
         "Fever, Confusion And Speech Problems After CAR T",
         "car t seizures",
         "kymriah confusion and trouble speaking",
-        "tremors from kymriah",
     ],
 )
 def test_a_title_naming_the_therapys_signs_gets_the_safety_line(text: str) -> None:

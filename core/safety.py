@@ -400,6 +400,21 @@ class Triage:
             return sign, Reading.NEGATED
         if sign.name == NORMAL_TEMPERATURE:
             return sign, Reading.NEGATED
+        # "Would a 38.2 count as a fever?", "would 100.5 count?": a reading supposed.
+        if (
+            doc[sign.start].like_num
+            and "would" in [t.lower_ for t in doc[max(sign.start - 2, 0) : sign.start]]
+            and not found("now", whole)
+        ):
+            return sign, Reading.HYPOTHETICAL
+        # "99.8. That's still under 100.4 right?": the line, beside the reading.
+        if (
+            doc[sign.start].like_num
+            and sign.start > 0
+            and doc[sign.start - 1].lower_ in ("under", "below")
+            and any(o.start != sign.start and doc[o.start].like_num for o in all_signs)
+        ):
+            return sign, Reading.GENERAL
         # "37.5 C right now, is that a fever?": the word asks whether the reading counts;
         # the reading decides.
         if (
@@ -475,6 +490,9 @@ class Triage:
                 and not _next_to_another_sign(s, e, others)
                 and not _names_another_thing(doc, s, all_signs)
             ]
+            # "He had 38.6 on day 1 and no fever since": said after the sign (not "No fever
+            # since Friday, she just spiked to 38.9").
+            + [(s, e) for s, e in found("over_since", whole) if s >= sign.end]
             + [
                 (s, e)
                 for s, e in found("resolved_after", whole)
@@ -570,7 +588,10 @@ class Triage:
         if (
             next_sentence is not None
             and [t.lower_ for t in next_sentence[:2]] == ["that", "was"]
-            and found("distant_past", next_sentence)
+            and any(
+                any(t.lower_ in _DATE_WORDS for t in doc[ds:de])
+                for ds, de in found("distant_past", next_sentence)
+            )
             # ("That was in the hospital last time": a comparison, not this sign's date.)
             and not any(
                 t.lower_ in _COMPARING_TIME
@@ -747,6 +768,7 @@ class Triage:
             return sign, Reading.HYPOTHETICAL
         if (
             not recent
+            and not found("now", whole)
             and any(e == sign.start for _, e in found("risk_question", clause))
             and (
                 any(s >= sign.end for s, _ in found("treatment", clause))
@@ -1003,6 +1025,11 @@ _WEAK_SIGNS = frozenset({"general_emergency"})
 _PAST_VERBS = frozenset(
     {"was", "were", "had", "did", "got", "went", "came", "spiked", "treated", "needed"}
 )
+_DATE_WORDS = frozenset(
+    {"january", "february", "march", "april", "may", "june", "july", "august", "september"}
+    | {"october", "november", "december", "spring", "summer", "fall", "autumn", "winter"}
+    | {"ago", "year", "years", "month", "months"}
+)
 _COMPARING_TIME = frozenset({"too", "again", "like", "same", "also", "when"})
 _ASKS_WHETHER_FEVER = re.compile(
     r"(\b(is|'s) (that|this|it)|\bcounts? as|\bconsidered) (a |an )?"
@@ -1094,10 +1121,11 @@ _PLACES = frozenset({"icu", "picu", "hospital", "ward", "unit", "clinic", "er", 
 _CARERS = frozenset(
     {"nanny", "babysitter", "sitter", "grandma", "grandpa", "granny", "nana", "teacher"}
     | {"wife", "husband", "partner", "mom", "mum", "dad", "mother", "father", "aunt", "uncle"}
+    | {"comadre", "compadre", "abuela", "abuelo", "tia", "tio", "esposo", "esposa", "ninera"}
 )
 _TELLS = frozenset(
     {"say", "says", "said", "texted", "texts", "called", "calls", "told", "tells", "wrote"}
-    | {"messaged", "reports", "reported", "thinks"}
+    | {"messaged", "reports", "reported", "thinks", "dice", "dijo", "llamo", "escribio"}
 )
 _GONE_WORDS = frozenset(
     {"no", "not", "n't", "off", "free", "fine", "gone", "normal", "stable", "without", "sin"}
@@ -1108,9 +1136,12 @@ _PLACED_AFTER = frozenset(
 )
 _RISK_WORDS = frozenset(
     {"happen", "common", "likely", "chance", "chances", "scary", "explain", "expect", "rare"}
-    | {"related", "normal", "risk", "often", "usual", "typical", "mean", "tell", "handled"}
-    | {"treated", "managed"}
+    | {"risk", "often", "usual", "typical", "handled", "treated", "managed"}
 )
+_STORY_PAST = frozenset(
+    {"was", "were", "had", "got", "did", "could", "went", "became", "stopped", "started"}
+)
+_PRESENT_MARKERS = frozenset({"now", "still", "currently", "is", "'s", "are", "has", "have"})
 _DESCRIBED_AFTER = frozenset(
     {"in", "on", "at", "from", "posted", "said", "says", "told", "wrote", "whose", "who"}
 )
@@ -1143,6 +1174,13 @@ def _pronoun_means_someone_else(doc: Doc, sign: _Sign, others: Sequence[tuple[in
     pronoun = next((t for t in reversed(doc[start : sign.start]) if t.lower_ in _THIRD), None)
     if pronoun is None:
         return False
+    # A story is told in the past ("he got so confused", "her son had chills"); a sign in
+    # the present ("she has 39.5", "he can't breathe", "is seizing right now") stays ours.
+    told = doc[pronoun.i : sign.end]
+    if not any(t.lower_ in _STORY_PAST for t in told) or any(
+        t.lower_ in _PRESENT_MARKERS for t in doc[pronoun.i : _sentence_end(doc, pronoun.i)]
+    ):
+        return False
     # "... and my son has 39": our patient is named after the pronoun.
     if any(
         t.lower_ in _OWN_CHILD and doc[t.i - 1].lower_ in ("my", "our")
@@ -1170,6 +1208,14 @@ def _pronoun_means_someone_else(doc: Doc, sign: _Sign, others: Sequence[tuple[in
         # "my son's best friend": the son only names whose friend.
         if after in ("'s", "s"):
             continue
+        # "my daughter's teacher": tied to our own child (not "my cousin's son").
+        if (
+            len(before) == 3
+            and before[-1] in ("'s", "s")
+            and before[-2] in _OWN_CHILD
+            and before[-3] in ("my", "our")
+        ):
+            return False
         # "his mom says he has 39", "he played with his cousin and now he ...": a subject
         # pronoun is not a person named by a possessive (that points further back).
         if subject and before and before[-1] in ("his", "her", "their"):

@@ -391,6 +391,27 @@ SPANISH_EMERGENCIES = [
 # (a date of the treatment read as the sign's, another thing stopping, "at first", a
 # clause without its subject, "mom here" inside a patient's own message, ...).
 REVIEWED_EMERGENCIES = [
+    # The sixth session's second review: the fixed rules' remaining misses.
+    "My daughter's teacher called, she has a fever of 39.5 and is very sleepy, is that normal?",
+    "A nurse friend told me to ask here, she's 39.7 and shaking, is that normal?",
+    "Somebody from his school called, he fainted and is hard to wake, can you tell me what to do?",
+    "A friend is driving us to the ER, he can't breathe, is that common with CAR T?",
+    "My son's friend says he passed out at the park and he's still really drowsy, is that normal?",
+    "A neighbour is with us, he is having a seizure right now, what does that mean?",
+    "The man at the front desk told me to message here, his fever is 103, is that normal?",
+    "A kid in her class has strep and she has a fever of 39.8 now, could it be related?",
+    "A girl in the waiting room sneezed on her and now she has 39.1, could it be related?",
+    "Our babysitter is a student, she says he's burning up and really drowsy, is that normal?",
+    "No fever since Friday, she just spiked to 38.9",
+    "Fever-free since Tuesday, she's burning up, 39.9",
+    "He spiked 40.1. That was before his tylenol, should we come in?",
+    "She had a seizure and is still not responding. That was during dinner.",
+    "He had a fever of 39.6. That was at the clinic, they sent us home, what do we do?",
+    "Can he have a seizure from kymriah? he's doing it right now",
+    "Can she have trouble breathing from this treatment? it's happening now",
+    "Temp 38.6 counts as a fever right? should we go in",
+    "Mi comadre dice que el niño tiene fiebre de 39.5 y está temblando",
+    "Her temp has been higher than 38.5 all evening",
     # The sixth session's review: happening-now messages the new pronoun, dating, "but"
     # and negation rules first got wrong.
     "I'm the patient's mom, she is having a seizure",

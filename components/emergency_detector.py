@@ -24,6 +24,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from core.emergency_detector import (
     DEFAULT_C,
+    DEFAULT_OVERRULE_THRESHOLD,
     DEFAULT_THRESHOLD,
     EmergencyDetector,
     examples_by_writer,
@@ -39,11 +40,15 @@ DETECTOR_KEY = "emergency_detector"
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class EmergencyDetectorComponent(GraphComponent):
-    """Adds `emergency_detector: {score, fires}` to each message; changes no intent."""
+    """Adds `emergency_detector: {score, fires, sure}` to each message; changes no intent."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"C": DEFAULT_C, "threshold": DEFAULT_THRESHOLD}
+        return {
+            "C": DEFAULT_C,
+            "threshold": DEFAULT_THRESHOLD,
+            "overrule_threshold": DEFAULT_OVERRULE_THRESHOLD,
+        }
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
@@ -98,10 +103,11 @@ class EmergencyDetectorComponent(GraphComponent):
             return messages
         scores = self._detector.scores([message.get(TEXT) or "" for message in messages])
         threshold = float(self._config["threshold"])
+        overrule = float(self._config["overrule_threshold"])
         for message, score in zip(messages, scores, strict=True):
             message.set(
                 DETECTOR_KEY,
-                {"score": round(score, 3), "fires": score >= threshold},
+                {"score": round(score, 3), "fires": score >= threshold, "sure": score >= overrule},
                 add_to_output=True,
             )
         return messages

@@ -102,6 +102,20 @@ class RedFlagOverride(GraphComponent):
                 {**assessment.as_dict(), "predicted_intent": predicted},
                 add_to_output=True,
             )
+        # The triage read a sign as past, general or someone else's, and the second
+        # detector is nearly sure it is happening now: the emergency answer first, then
+        # the answer asked for (a misreading of the rules must not reach a family alone).
+        overruled = (
+            bool(assessment.signs)
+            and assessment.verdict is not Verdict.EMERGENCY
+            and bool((message.get(DETECTOR_KEY) or {}).get("sure"))
+        )
+        if overruled:
+            message.set(
+                RED_FLAG_KEY,
+                {**(message.get(RED_FLAG_KEY) or {}), "detector": "overruled_reading"},
+                add_to_output=True,
+            )
         # The model leaned to `emergency` but fell back, and the triage saw no sign it could
         # read: one safety line before "Did you mean…?". (A sign the triage read as past,
         # negated or someone else's keeps that reading.)
@@ -119,7 +133,7 @@ class RedFlagOverride(GraphComponent):
                 },
                 add_to_output=True,
             )
-        if assessment.verdict is Verdict.EMERGENCY or predicted == EMERGENCY_INTENT:
+        if assessment.verdict is Verdict.EMERGENCY or predicted == EMERGENCY_INTENT or overruled:
             if predicted != EMERGENCY_INTENT:
                 # Never logs the text: families describe their children here.
                 logger.info(

@@ -404,6 +404,7 @@ class Triage:
         if (
             doc[sign.start].like_num
             and "would" in [t.lower_ for t in doc[max(sign.start - 2, 0) : sign.start]]
+            and any(t.lower_ in ("count", "counts") for t in doc[sign.end : sign.end + 2])
             and not found("now", whole)
         ):
             return sign, Reading.HYPOTHETICAL
@@ -492,7 +493,11 @@ class Triage:
             ]
             # "He had 38.6 on day 1 and no fever since": said after the sign (not "No fever
             # since Friday, she just spiked to 38.9").
-            + [(s, e) for s, e in found("over_since", whole) if s >= sign.end]
+            + [
+                (s, e)
+                for s, e in found("over_since", whole)
+                if s >= sign.end and sign.name in ("fever", "chills", "fiebre")
+            ]
             + [
                 (s, e)
                 for s, e in found("resolved_after", whole)
@@ -599,6 +604,10 @@ class Triage:
                 for t in next_sentence
             )
             and not recent
+            # ("That was 2 months ago and now it's back": it is happening again.)
+            and not (
+                found("now", next_sentence) and any(t.lower_ in _BACK_AGAIN for t in next_sentence)
+            )
             and any(t.lower_ in _PAST_VERBS for t in sentence)
         ):
             return sign, Reading.PAST
@@ -702,10 +711,6 @@ class Triage:
             ]
             if possessive or not (treated or patient_after):
                 return sign, Reading.SOMEONE_ELSE
-        # "A guy on reddit said he got so confused", "the lady next to us said her son had
-        # chills": the sign's pronoun points back to someone else, not to our patient.
-        if _pronoun_means_someone_else(doc, sign, found("someone_else", whole)):
-            return sign, Reading.SOMEONE_ELSE
         # "The baby has chills. Can she be near her brother who had CAR T?": the treated
         # child is the brother, so the sign is a sibling's.
         # (A pronoun may be the brother himself: "my brother had CAR T, he's dizzy".)
@@ -791,6 +796,8 @@ class Triage:
         present_why = found("present_why", sentence)
         if any(
             not any(ps <= s < pe for ps, pe in present_why)
+            # ("he is seizing, what does it mean?": asked after a sign said happening.)
+            and not (happening and s >= sign.end)
             for s, _ in found("general_strong", sentence)
         ):
             return sign, Reading.GENERAL
@@ -1098,24 +1105,6 @@ _VERB_STARTS = frozenset(
     {"is", "was", "has", "had", "have", "just", "keeps", "kept", "got", "gets"}
 )
 _CARED_FOR_RELATIVES = frozenset({"niece", "nephew"})
-_THIRD = frozenset({"he", "she", "his", "her"})
-_MALE = frozenset(
-    {"he", "him", "his", "son", "boy", "brother", "nephew", "grandson", "guy", "man", "dad"}
-    | {"father", "husband", "boyfriend", "stepson"}
-)
-_FEMALE = frozenset(
-    {"she", "her", "daughter", "girl", "sister", "niece", "granddaughter", "lady", "woman"}
-    | {"mom", "mum", "mother", "wife", "girlfriend", "stepdaughter"}
-)
-# Adults are never the child patient (a patient up to 25 writes "I").
-_ADULTS = frozenset(
-    {"guy", "man", "lady", "woman", "mom", "mum", "mother", "dad", "father", "husband", "wife"}
-    | {"coworker", "someone", "somebody", "teacher", "neighbor", "neighbour"}
-)
-_PERSON_NOUNS = ((_MALE | _FEMALE | _ADULTS) - _THIRD - {"him"}) | frozenset(
-    {"child", "kid", "baby", "toddler", "teen", "teenager", "friend", "student", "students"}
-    | {"patient", "classmate", "cousin"}
-)
 # ("the confusion he had in the ICU is completely gone": the place is not what is over.)
 _PLACES = frozenset({"icu", "picu", "hospital", "ward", "unit", "clinic", "er", "room"})
 _CARERS = frozenset(
@@ -1127,27 +1116,10 @@ _TELLS = frozenset(
     {"say", "says", "said", "texted", "texts", "called", "calls", "told", "tells", "wrote"}
     | {"messaged", "reports", "reported", "thinks", "dice", "dijo", "llamo", "escribio"}
 )
+_BACK_AGAIN = frozenset({"back", "again", "still", "started", "worse", "returned"})
 _GONE_WORDS = frozenset(
     {"no", "not", "n't", "off", "free", "fine", "gone", "normal", "stable", "without", "sin"}
     | {"ya", "bien", "home", "casa"}
-)
-_PLACED_AFTER = frozenset(
-    {"next", "in", "on", "at", "from", "across", "down", "who", "whose", "posted", "wrote"}
-)
-_RISK_WORDS = frozenset(
-    {"happen", "common", "likely", "chance", "chances", "scary", "explain", "expect", "rare"}
-    | {"risk", "often", "usual", "typical", "handled", "treated", "managed"}
-)
-_STORY_PAST = frozenset(
-    {"was", "were", "had", "got", "did", "could", "went", "became", "stopped", "started"}
-)
-_PRESENT_MARKERS = frozenset({"now", "still", "currently", "is", "'s", "are", "has", "have"})
-_DESCRIBED_AFTER = frozenset(
-    {"in", "on", "at", "from", "posted", "said", "says", "told", "wrote", "whose", "who"}
-)
-_FAMILY = frozenset(
-    {"sister", "brother", "nephew", "niece", "cousin", "grandson", "granddaughter", "son"}
-    | {"daughter", "child", "kid", "boy", "girl", "baby", "sibling", "twin"}
 )
 _OWN_CHILD = frozenset({"son", "daughter", "child", "kid", "boy", "girl", "baby", "toddler"})
 _DURATION_WORDS = frozenset(
@@ -1156,103 +1128,10 @@ _DURATION_WORDS = frozenset(
 )
 
 
-def _pronoun_means_someone_else(doc: Doc, sign: _Sign, others: Sequence[tuple[int, int]]) -> bool:
-    """A story about another person, then a question about ours: "A guy on reddit said he
-    got so confused after CAR T. Does that happen to kids?", "the lady next to us said her
-    son had chills. Will my son get that?". The sign's "he"/"she"/"his"/"her" points back
-    (the nearest earlier person of that gender in its sentence) to a stranger: someone
-    introduced with "a"/"another"/"one of", or named by another person's "'s", or a person
-    of the someone-else list placed somewhere ("next door", "on reddit"). Only when the
-    message asks about risk or our own child afterwards; a message that only tells (even
-    "a friend is driving us, he can't breathe") keeps the sign ours."""
-    if not _asks_about_risk_after(doc, sign.end):
-        return False
-    start = _clause_start(doc, sign.start)
-    # ("he got so confused": an intensifying "so" does not start a clause of its own.)
-    if start >= 2 and doc[start - 1].lower_ == "so":
-        start = _clause_start(doc, start - 2)
-    pronoun = next((t for t in reversed(doc[start : sign.start]) if t.lower_ in _THIRD), None)
-    if pronoun is None:
-        return False
-    # A story is told in the past ("he got so confused", "her son had chills"); a sign in
-    # the present ("she has 39.5", "he can't breathe", "is seizing right now") stays ours.
-    told = doc[pronoun.i : sign.end]
-    if not any(t.lower_ in _STORY_PAST for t in told) or any(
-        t.lower_ in _PRESENT_MARKERS for t in doc[pronoun.i : _sentence_end(doc, pronoun.i)]
-    ):
-        return False
-    # "... and my son has 39": our patient is named after the pronoun.
-    if any(
-        t.lower_ in _OWN_CHILD and doc[t.i - 1].lower_ in ("my", "our")
-        for t in doc[pronoun.i : sign.start]
-    ):
-        return False
-    male = pronoun.lower_ in ("he", "him", "his")
-    subject = pronoun.lower_ in ("he", "she")
-    # Only within the pronoun's sentence ("Can someone tell me? She's got chills": no).
-    sentence_start = next(
-        (t.i + 1 for t in reversed(doc[: pronoun.i]) if t.text in _SENTENCE_END), 0
-    )
-    for t in reversed(doc[sentence_start : pronoun.i]):
-        word = t.lower_
-        before = [w.lower_ for w in doc[max(t.i - 3, 0) : t.i]]
-        after = doc[t.i + 1].lower_ if t.i + 1 < len(doc) else ""
-        # "my 10 year old", "our 6-year-old": the writer's own child.
-        if word == "old" and ({"my", "our"} & set(before)):
-            return False
-        if word not in _PERSON_NOUNS or word in (_FEMALE if male else _MALE):
-            continue
-        # "I'm the mom, she's ...", "this is the dad": the writer names themself.
-        if {"i", "am", "'m", "this"} & set(before):
-            continue
-        # "my son's best friend": the son only names whose friend.
-        if after in ("'s", "s"):
-            continue
-        # "my daughter's teacher": tied to our own child (not "my cousin's son").
-        if (
-            len(before) == 3
-            and before[-1] in ("'s", "s")
-            and before[-2] in _OWN_CHILD
-            and before[-3] in ("my", "our")
-        ):
-            return False
-        # "his mom says he has 39", "he played with his cousin and now he ...": a subject
-        # pronoun is not a person named by a possessive (that points further back).
-        if subject and before and before[-1] in ("his", "her", "their"):
-            continue
-        # "My brother is the patient, he ...", "my girlfriend had CAR T ... she": ours.
-        if word == "patient" and before and before[-1] in ("the", "my", "our"):
-            return False
-        # "one of my students", "one mom in the group": one of many, a stranger.
-        one_of = "one" in before[-3:]
-        if {"my", "our"} & set(before[-2:]) and not one_of:
-            return False
-        stranger = one_of or bool({"a", "an", "another", "'s", "s"} & set(before[-2:]))
-        # "the lady next to us", "the boy in the room next door", "a guy on reddit".
-        placed = after in _PLACED_AFTER and (
-            word in _ADULTS | _OWN_CHILD or any(s <= t.i < e for s, e in others)
-        )
-        return stranger or placed
-    return False
-
-
 def _gone_in_but_clause(doc: Doc, sign_end: int, at: int) -> bool:
     """A "but" between the sign and `at` opens a clause that says the sign is gone."""
     buts = [t.i for t in doc[sign_end:at] if t.lower_ in ("but", "pero")]
     return bool(buts) and any(t.lower_ in _GONE_WORDS for t in doc[buts[-1] : at + 1])
-
-
-def _asks_about_risk_after(doc: Doc, start: int) -> bool:
-    """After the sign, a question about risk or about our own child ("Could that happen
-    to my daughter?", "How common is that?"), not "what should we do?"."""
-    rest = doc[start:]
-    if not any(t.text == "?" for t in rest):
-        return False
-    words = {t.lower_ for t in rest}
-    own_child = any(
-        t.lower_ in _OWN_CHILD and doc[t.i - 1].lower_ in ("my", "our") for t in rest if t.i
-    )
-    return own_child or bool(words & _RISK_WORDS)
 
 
 def _new_subject_between(doc: Doc, start: int, end: int) -> bool:
@@ -1369,9 +1248,9 @@ def _names_another_thing(doc: Doc, start: int, signs: Sequence[_Sign]) -> bool:
         named = doc[owner + 1 : i + 1]
         # ("the confusion she had right after the infusion cleared up": not the infusion.)
         if any(
-            not t.is_alpha or t.lower_ in _HEADLINE_GLUE | _CLAUSE_WORDS | _THERAPY_WORDS | _PLACES
+            not t.is_alpha or t.lower_ in _HEADLINE_GLUE | _CLAUSE_WORDS | _THERAPY_WORDS
             for t in named
-        ):
+        ) or all(t.lower_ in _PLACES for t in named):
             return False
         return not any(_overlaps(named.start, named.end, other) for other in signs)
     return False

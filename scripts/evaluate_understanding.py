@@ -123,6 +123,11 @@ def judge_question(question: Question, parse: dict[str, Any]) -> dict[str, Any]:
         "one_click": strict or bool(accepted & linked),
         "top3": bool(accepted & {parent_topic(n or "") for n in model_ranking}),
         "offered": offered,
+        # The model's own ranking, for threshold studies (docs/pipeline.md).
+        "ranking": [
+            {"name": r.get("name"), "confidence": round(float(r.get("confidence") or 0), 4)}
+            for r in ranking[:5]
+        ],
     }
 
 

@@ -121,7 +121,8 @@ MODULE_TIERS = {
         "test_evaluation_judge", "test_faq_rules", "test_guard_units", "test_independence",
         "test_linear_intent_classifier",
         "test_lock_store", "test_rasa_patches",
-        "test_safety", "test_security_email", "test_security_tracker_store", "test_spacy_pipeline",
+        "test_safety", "test_security_email", "test_security_tracker_store",
+        "test_sentence_encoder", "test_spacy_pipeline",
         "test_suggestions", "test_tracker_store",
     ],
     "conversation": [

@@ -55,6 +55,9 @@ def test_dockerfiles_copy_what_exists_and_run_as_a_user(name: str) -> None:
 def test_the_rasa_image_trains_with_the_projects_config() -> None:
     text = (DEPLOY / "Dockerfile.rasa").read_text(encoding="utf-8")
     assert "components.spacy_pipeline build/spacy_pipeline" in text
+    # The sentence model is built (and its hash checked) before the model is trained.
+    sentence = text.index("components.sentence_model build/sentence_model")
+    assert sentence < text.index("rasa train")
     assert "rasa train --fixed-model-name cart-assistant --out models" in text
     command = text[text.index("\nCMD ") :]
     assert "--enable-api" not in command  # families' servers: no HTTP API

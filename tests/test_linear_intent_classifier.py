@@ -55,7 +55,7 @@ LONG = (
 class Pipeline:
     """Tokenizer, featurizers (as config.yml has them) and the classifier, trained."""
 
-    def __init__(self, tmp_path: Path, focus_weight: float) -> None:
+    def __init__(self, tmp_path: Path, focus_weight: float, sentence_weight: float = 0.0) -> None:
         storage = LocalModelStorage(tmp_path)
 
         def make(cls: Any, name: str, config: dict[str, Any]) -> Any:
@@ -84,7 +84,11 @@ class Pipeline:
             if hasattr(featurizer, "train"):
                 featurizer.train(data)
             featurizer.process_training_data(data)
-        self.classifier = make(LinearIntentClassifier, "classifier", {"focus_weight": focus_weight})
+        self.classifier = make(
+            LinearIntentClassifier,
+            "classifier",
+            {"focus_weight": focus_weight, "sentence_weight": sentence_weight},
+        )
         self.classifier.train(data)
 
     def featurized(self, text: str) -> Message:
@@ -101,6 +105,12 @@ class Pipeline:
 @pytest.fixture(scope="module")
 def pipelines(tmp_path_factory: pytest.TempPathFactory) -> dict[float, Pipeline]:
     return {w: Pipeline(tmp_path_factory.mktemp(f"w{w}"), w) for w in (0.0, 0.3)}
+
+
+@pytest.fixture(scope="module")
+def with_meaning(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    """The configured classifier: n-grams, and sentence vectors when those are unsure."""
+    return Pipeline(tmp_path_factory.mktemp("meaning"), 0.3, 0.75)
 
 
 def test_the_focus_is_the_last_sentence_that_asks() -> None:
@@ -134,3 +144,47 @@ def test_the_question_outweighs_the_context_of_a_long_message(
     # A message of one sentence reads the same either way.
     short = "how many days will she be admitted"
     assert pipelines[0.0].ranking(short) == pytest.approx(pipelines[0.3].ranking(short))
+
+
+class CountingEncoder:
+    """The real sentence encoder, counting what it is asked to encode."""
+
+    def __init__(self, encoder: Any) -> None:
+        self.encoder, self.calls = encoder, []  # type: list[list[str]]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        return self.encoder.encode(texts)
+
+
+# No word of either topic's examples: only their meaning says where they belong.
+UNSEEN_WORDING = "inpatient duration"
+
+
+def test_sentence_meaning_places_wording_the_examples_never_used(
+    pipelines: dict[float, Pipeline], with_meaning: Pipeline
+) -> None:
+    words_only = pipelines[0.3].ranking(UNSEEN_WORDING)
+    meaning = with_meaning.ranking(UNSEEN_WORDING)
+    assert max(words_only.values()) < 0.7  # the n-grams alone are unsure...
+    assert meaning["hospital_stay"] > 0.7  # ...the meaning is not
+
+
+def test_the_sentence_model_runs_only_where_the_words_leave_the_classifier_unsure(
+    with_meaning: Pipeline,
+) -> None:
+    classifier = with_meaning.classifier
+    real = classifier._encoder
+    counting = CountingEncoder(real)
+    classifier._encoder = counting
+    try:
+        with_meaning.ranking("how long is the hospital stay")  # a training example: sure
+        assert counting.calls == []
+        with_meaning.ranking(UNSEEN_WORDING)
+        assert counting.calls == [[UNSEEN_WORDING]]
+        # A long message: the whole and its question sentence, in one call.
+        text = "We came a long way. What is the inpatient duration?"
+        assert max(with_meaning.ranking(text).values()) > 0.7
+        assert counting.calls[-1] == [text, " What is the inpatient duration?"]
+    finally:
+        classifier._encoder = real

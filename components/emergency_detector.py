@@ -24,6 +24,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from core.emergency_detector import (
     DEFAULT_C,
+    DEFAULT_DOUBT_THRESHOLD,
     DEFAULT_OVERRULE_THRESHOLD,
     DEFAULT_THRESHOLD,
     EmergencyDetector,
@@ -40,7 +41,8 @@ DETECTOR_KEY = "emergency_detector"
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class EmergencyDetectorComponent(GraphComponent):
-    """Adds `emergency_detector: {score, fires, sure}` to each message; changes no intent."""
+    """Adds `emergency_detector: {score, fires, sure, doubts}` to each message; changes no
+    intent."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -48,6 +50,7 @@ class EmergencyDetectorComponent(GraphComponent):
             "C": DEFAULT_C,
             "threshold": DEFAULT_THRESHOLD,
             "overrule_threshold": DEFAULT_OVERRULE_THRESHOLD,
+            "doubt_threshold": DEFAULT_DOUBT_THRESHOLD,
         }
 
     @classmethod
@@ -104,10 +107,16 @@ class EmergencyDetectorComponent(GraphComponent):
         scores = self._detector.scores([message.get(TEXT) or "" for message in messages])
         threshold = float(self._config["threshold"])
         overrule = float(self._config["overrule_threshold"])
+        doubt = float(self._config["doubt_threshold"])
         for message, score in zip(messages, scores, strict=True):
             message.set(
                 DETECTOR_KEY,
-                {"score": round(score, 3), "fires": score >= threshold, "sure": score >= overrule},
+                {
+                    "score": round(score, 3),
+                    "fires": score >= threshold,
+                    "sure": score >= overrule,
+                    "doubts": score < doubt,
+                },
                 add_to_output=True,
             )
         return messages

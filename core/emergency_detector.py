@@ -38,6 +38,10 @@ DEFAULT_THRESHOLD = 0.7
 # else's (left-out writers: 10 of 15 such misreadings caught, 0 of 2,083 non-emergencies
 # with a sign alarmed).
 DEFAULT_OVERRULE_THRESHOLD = 0.98
+# Below this it doubts a sign the triage read as happening now: the emergency answer stays
+# first, and the answer the family asked for follows it (components/red_flag_override.py).
+# On the dev sets: 21 of 74 such false alarms given their answer too (a training figure).
+DEFAULT_DOUBT_THRESHOLD = 0.05
 
 
 def _features() -> FeatureUnion:

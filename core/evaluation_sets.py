@@ -7,7 +7,7 @@ the held-out sets share no sentence or near-copy with the training data
   contract and the facts only; never used for training or tuning. The gates run on them.
 - tests/dev/: written the same way by other writers; used to tune thresholds and rules,
   and as training examples of the second emergency detector (core/emergency_detector.py).
-  `*_dev2.yml` to `*_dev20.yml` were earlier held-out sets: once their misses were
+  `*_dev2.yml` to `*_dev21.yml` were earlier held-out sets: once their misses were
   studied (figures in docs/pipeline.md) they became tuning data, and a new writer wrote
   today's held-out set (tests/heldout/README.md).
 """

@@ -13,6 +13,7 @@ checks tokens and vectors against ones computed with the model's own library.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import unicodedata
 from functools import lru_cache
@@ -25,11 +26,14 @@ WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9
 WEIGHTS_FILE = "model.safetensors"
 VOCABULARY_FILE = "tokenizer.json"
 GRAPH_FILE = "encoder.onnx"
-# Where `make install` puts the model (settings may point elsewhere).
+# The vocabulary file of the same package (tokenizer.json), checked like the weights.
+VOCABULARY_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+# Where `make install` puts the model.
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "build" / "sentence_model"
 
 LAYERS, HEADS, HIDDEN = 6, 12, 384
-# A family's question fits in far fewer; longer text is cut (the model saw up to 256).
+# The length the model was trained at; a family's question fits in far fewer, and a long
+# message's question sentence is also read alone (components/linear_intent_classifier.py).
 MAX_TOKENS = 128
 MAX_WORD_CHARS = 100
 
@@ -151,8 +155,14 @@ class SentenceEncoder:
         source = self._session.get_modelmeta().custom_metadata_map.get("weights_sha256")
         if source != WEIGHTS_SHA256:
             raise SentenceModelMissing(f"{graph_path} was not built from the official weights.")
-        vocabulary = json.loads(vocabulary_path.read_text(encoding="utf-8"))["model"]["vocab"]
-        self.tokenizer = WordPieceTokenizer(vocabulary)
+        raw = vocabulary_path.read_bytes()
+        if hashlib.sha256(raw).hexdigest() != VOCABULARY_SHA256:
+            raise SentenceModelMissing(f"{vocabulary_path} is not the model's own vocabulary.")
+        self.tokenizer = WordPieceTokenizer(json.loads(raw)["model"]["vocab"])
+
+    def has_words(self, text: str) -> bool:
+        """Whether the tokenizer reads anything in the text at all."""
+        return len(self.tokenizer.encode(text)) > 2
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """One unit vector per text (rows), float32. Batches group texts of similar length."""
@@ -174,7 +184,11 @@ class SentenceEncoder:
         return result
 
 
+def shared_encoder(model_dir: Path = DEFAULT_MODEL_DIR, threads: int = 1) -> SentenceEncoder:
+    """One encoder per process, directory and thread count (about 145 MB each)."""
+    return _cached_encoder(str(Path(model_dir).resolve()), int(threads))
+
+
 @lru_cache(maxsize=2)
-def shared_encoder(model_dir: str = str(DEFAULT_MODEL_DIR), threads: int = 1) -> SentenceEncoder:
-    """One encoder per process and directory: its weights are 90 MB."""
+def _cached_encoder(model_dir: str, threads: int) -> SentenceEncoder:
     return SentenceEncoder(Path(model_dir), threads)

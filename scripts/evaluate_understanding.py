@@ -55,7 +55,11 @@ from core.suggestions import parent_topic, suggestions
 # second emergency detector (core/emergency_detector.py) gave 0.994 on the next fresh set.
 # False alarms: 0.044 on that set, floor 0.10. The floors catch regressions; the targets
 # below are the goal.
-GATES = {"top1": 0.87, "one_click": 0.94, "recall": 0.97, "false_alarm": 0.10}
+# Understanding: since the sentence model (core/sentence_encoder.py) the fresh twentieth
+# and twenty-first sets' first looks gave top-1 0.929 and 0.952, one click 0.972 and 0.982:
+# the gates are now issue #13's own targets (0.90, 0.97). Safety's recall and false alarms
+# (0.989 / 0.990, 0.070 / 0.048) stay floors.
+GATES = {"top1": 0.90, "one_click": 0.97, "recall": 0.97, "false_alarm": 0.10}
 TARGETS = {"top1": 0.90, "one_click": 0.97, "recall": 1.00, "false_alarm": 0.05}
 FALLBACK = "nlu_fallback"
 OFFERED_ON = (FALLBACK, "inform")
@@ -146,6 +150,9 @@ def judge_safety(message: SafetyMessage, parse: dict[str, Any]) -> dict[str, Any
         # The issue's false alarm: the emergency answer alone, never the answer asked for.
         "emergency_alone": intent == EMERGENCY and not also,
         "safety_line": verdict == "mention" and intent != EMERGENCY,
+        # A topic's answer after the emergency answer: right for a question about a sign,
+        # a dilution for a real emergency (counted, so that it stays rare).
+        "with_other_answer": intent == EMERGENCY and bool(also),
     }
 
 
@@ -188,6 +195,9 @@ def summarise(questions: list[dict[str, Any]], safety: list[dict[str, Any]]) -> 
             "n_emergency": len(emergencies),
             "n_other": len(others),
             "safety_line_on_others": share(others, "safety_line"),
+            "emergencies_with_other_answer": sum(
+                bool(r.get("with_other_answer")) for r in emergencies
+            ),
             "by_pattern": {
                 p: {
                     "n": len(rows),
@@ -248,7 +258,8 @@ def markdown(
         f"**{s['recall']:.3f}**; {s['n_other']} past/general/other messages, false alarms "
         f"**{s['false_alarm']:.3f}** (the emergency answer alone; with the answer asked for "
         f"after it: {s['emergency_shown_to_others']:.3f}; safety line before the answer: "
-        f"{s['safety_line_on_others']:.3f}).",
+        f"{s['safety_line_on_others']:.3f}). Happening-now messages whose emergency answer "
+        f"had a topic's answer after it: {s['emergencies_with_other_answer']}.",
         "",
     ]
     lines += _understanding_table("Per style", "style", u["by_style"])

@@ -156,6 +156,9 @@ class CountingEncoder:
         self.calls.append(list(texts))
         return self.encoder.encode(texts)
 
+    def has_words(self, text: str) -> bool:
+        return self.encoder.has_words(text)
+
 
 # No word of either topic's examples: only their meaning says where they belong.
 UNSEEN_WORDING = "inpatient duration"
@@ -188,3 +191,59 @@ def test_the_sentence_model_runs_only_where_the_words_leave_the_classifier_unsur
         assert counting.calls[-1] == [text, " What is the inpatient duration?"]
     finally:
         classifier._encoder = real
+
+
+def test_text_the_tokenizer_cannot_read_is_never_given_a_meaning(with_meaning: Pipeline) -> None:
+    """A zero-width space has no words: its vector would be an empty message's (a
+    newcomer's review found it read as "yes")."""
+    classifier = with_meaning.classifier
+    real = classifier._encoder
+    counting = CountingEncoder(real)
+    classifier._encoder = counting
+    try:
+        with_meaning.ranking("\u200b")
+        assert counting.calls == []
+    finally:
+        classifier._encoder = real
+
+
+def test_a_model_trained_before_the_sentence_vectors_still_loads(
+    tmp_path: Path, with_meaning: Pipeline
+) -> None:
+    import joblib
+
+    from components.linear_intent_classifier import MODEL_FILE
+
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("old_classifier")
+    classifier = with_meaning.classifier
+    with storage.write_to(resource) as directory:
+        joblib.dump((classifier._model, classifier._weighting), directory / MODEL_FILE)
+    context = ExecutionContext(GraphSchema({}), "test", node_name="old_classifier")
+    old = LinearIntentClassifier.load(
+        LinearIntentClassifier.get_default_config(), storage, resource, context
+    )
+    assert old._model is not None and old._meaning_model is None
+    message = old.process([with_meaning.featurized("how long is the hospital stay")])[0]
+    assert message.get("intent")["name"] == "hospital_stay"
+
+
+def test_a_missing_sentence_model_leaves_the_words_answering(
+    with_meaning: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server must load (and the triage run) even if build/sentence_model is gone."""
+    import components.linear_intent_classifier as module
+    from core.sentence_encoder import SentenceModelMissing
+
+    def missing(**_: Any) -> None:
+        raise SentenceModelMissing("No sentence model in /nowhere: `make install` builds it.")
+
+    monkeypatch.setattr(module, "shared_encoder", missing)
+    classifier = with_meaning.classifier
+    reloaded = LinearIntentClassifier(
+        classifier._config, classifier._model_storage, classifier._resource,
+        classifier._model, classifier._weighting, classifier._meaning_model,
+    )  # fmt: skip
+    assert reloaded._meaning_model is None
+    message = reloaded.process([with_meaning.featurized("how long is the hospital stay")])[0]
+    assert message.get("intent")["name"] == "hospital_stay"

@@ -5,7 +5,11 @@ from __future__ import annotations
 from rasa.shared.nlu.training_data.message import Message
 
 from components.red_flag_override import RedFlagOverride
-from core.emergency_detector import DEFAULT_OVERRULE_THRESHOLD, DEFAULT_THRESHOLD
+from core.emergency_detector import (
+    DEFAULT_DOUBT_THRESHOLD,
+    DEFAULT_OVERRULE_THRESHOLD,
+    DEFAULT_THRESHOLD,
+)
 from core.safety import assess
 
 
@@ -117,6 +121,7 @@ def heard_by_the_detector(message: Message, score: float = 0.9) -> Message:
             "score": score,
             "fires": score >= DEFAULT_THRESHOLD,
             "sure": score >= DEFAULT_OVERRULE_THRESHOLD,
+            "doubts": score < DEFAULT_DOUBT_THRESHOLD,
         },
     )
     return message
@@ -187,3 +192,44 @@ def test_a_merely_hearing_second_detector_leaves_the_triages_reading_alone() -> 
     text = "She had a seizure in January. She is having another one right now"
     message = run(heard_by_the_detector(predicted(text, "neurotoxicity", ["neurotoxicity"])))
     assert message.get("intent")["name"] == "neurotoxicity"
+
+
+def doubted(text: str, topic: str, confidence: float, score: float = 0.01) -> Message:
+    """A message the model gives `topic` with this confidence, the detector `score`."""
+    message = predicted(text, topic, [])
+    message.set("intent", {"name": topic, "confidence": confidence})
+    message.set(
+        "intent_ranking",
+        [{"name": topic, "confidence": confidence}, {"name": "side_effects", "confidence": 0.05}],
+    )
+    return run(heard_by_the_detector(message, score))
+
+
+def test_a_sign_the_second_detector_doubts_gets_the_emergency_answer_then_the_topic() -> None:
+    text = "car t confusion side efect"
+    assert assess(text).verdict.value == "emergency"  # the triage reads it as now
+    message = doubted(text, "neurotoxicity", 0.72)
+    assert message.get("intent")["name"] == "emergency"  # never taken away
+    assert message.get("red_flag")["also_answer"] == "neurotoxicity"
+
+
+def test_a_doubted_sign_without_a_confident_topic_keeps_the_emergency_answer_alone() -> None:
+    message = doubted("car t confusion side efect", "neurotoxicity", 0.3)
+    assert message.get("intent")["name"] == "emergency"
+    assert "also_answer" not in message.get("red_flag")
+
+
+def test_a_sign_the_second_detector_does_not_doubt_gets_the_emergency_answer_alone() -> None:
+    for score in (DEFAULT_DOUBT_THRESHOLD, 0.5, 0.99):
+        message = doubted("my son has a fever of 39, what is crs", "crs", 0.9, score)
+        assert message.get("intent")["name"] == "emergency"
+        assert "also_answer" not in message.get("red_flag"), score
+
+
+def test_a_doubted_sign_asked_with_a_topic_that_does_not_explain_signs_stays_alone() -> None:
+    """The detector can be wrong: a real sign asked beside another topic keeps the
+    emergency answer alone (a newcomer's review: 0.047 for this one)."""
+    text = "my son is confused today. what is the long term follow up after kymriah?"
+    message = doubted(text, "follow_up", 0.9)
+    assert message.get("intent")["name"] == "emergency"
+    assert "also_answer" not in message.get("red_flag")

@@ -401,6 +401,8 @@ SPANISH_EMERGENCIES = [
     "mi hija está convulsionando",
     "no puede respirar",
     "esta muy confundido y no me reconoce",
+    # A home cuff's reading with the top number under 90 (seventh session).
+    "el aparato de la casa marca la presión en 78/42",
 ]
 
 
@@ -408,6 +410,9 @@ SPANISH_EMERGENCIES = [
 # (a date of the treatment read as the sign's, another thing stopping, "at first", a
 # clause without its subject, "mom here" inside a patient's own message, ...).
 REVIEWED_EMERGENCIES = [
+    # A home cuff's reading with the top number under 90 (seventh session).
+    "the cuff just read 79/44 and he looks pale",
+    "My daughter's blood pressure is 84/50 right now",
     # The fourth review.
     "She's 38.9 and shivering, first time - she'd had no fever since Tuesday",
     "Fever 39.1 tonight. He'd been fever-free since the infusion",
@@ -533,6 +538,9 @@ REVIEWED_EMERGENCIES = [
     "He just had a seizure that stopped after 2 minutes",
 ]
 REVIEWED_NOT_EMERGENCIES = [
+    # A cuff's reading: a low one in the past, a normal one now (seventh session).
+    "Her blood pressure was 76/40 on day 5 in the hospital, that was two months ago",
+    "his bp is 112/70 tonight, is that ok",
     "La medicina diaria de mi hijo, cuando se la doy?",
     "He had a seizure last year and since then nothing, can he swim?",
     "He had a fever last month, he is still on antibiotics, is that normal?",

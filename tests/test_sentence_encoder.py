@@ -89,3 +89,18 @@ def test_weights_that_are_not_the_official_file_are_removed_and_never_built(
         build_graph(forged, tmp_path / GRAPH_FILE)
     assert not forged.exists() and not (tmp_path / GRAPH_FILE).exists()
     verify_weights(DEFAULT_MODEL_DIR / WEIGHTS_FILE)  # the real file passes
+
+
+def test_a_vocabulary_that_is_not_the_models_own_is_refused(tmp_path: Path) -> None:
+    shutil.copy(DEFAULT_MODEL_DIR / GRAPH_FILE, tmp_path / GRAPH_FILE)
+    vocabulary = json.loads((DEFAULT_MODEL_DIR / VOCABULARY_FILE).read_text(encoding="utf-8"))
+    vocabulary["model"]["vocab"]["fever"] = 0  # one word mapped elsewhere
+    (tmp_path / VOCABULARY_FILE).write_text(json.dumps(vocabulary), encoding="utf-8")
+    with pytest.raises(SentenceModelMissing, match="vocabulary"):
+        SentenceEncoder(tmp_path)
+
+
+def test_text_without_words_is_told_apart() -> None:
+    encoder = shared_encoder()
+    assert not encoder.has_words("\u200b") and not encoder.has_words("")
+    assert encoder.has_words("fever") and encoder.has_words("🙏")  # emoji: [UNK], a token

@@ -148,6 +148,10 @@ class SentenceEncoder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # No memory arena and no planned buffers: 45 MB less resident, no slower for
+        # messages of a few dozen tokens (docs/pipeline.md).
+        options.enable_cpu_mem_arena = False
+        options.enable_mem_pattern = False
         options.log_severity_level = 3
         self._session = onnxruntime.InferenceSession(
             str(graph_path), options, providers=["CPUExecutionProvider"]

@@ -413,6 +413,7 @@ REVIEWED_EMERGENCIES = [
     # A home cuff's reading with the top number under 90 (seventh session).
     "the cuff just read 79/44 and he looks pale",
     "My daughter's blood pressure is 84/50 right now",
+    "just checked his bp: 86/51",
     # The fourth review.
     "She's 38.9 and shivering, first time - she'd had no fever since Tuesday",
     "Fever 39.1 tonight. He'd been fever-free since the infusion",
@@ -541,6 +542,8 @@ REVIEWED_NOT_EMERGENCIES = [
     # A cuff's reading: a low one in the past, a normal one now (seventh session).
     "Her blood pressure was 76/40 on day 5 in the hospital, that was two months ago",
     "his bp is 112/70 tonight, is that ok",
+    "honestly the pressure of all this is a 50/50 thing for me",
+    "la presion del trabajo es 50/50",
     "La medicina diaria de mi hijo, cuando se la doy?",
     "He had a seizure last year and since then nothing, can he swim?",
     "He had a fever last month, he is still on antibiotics, is that normal?",

@@ -198,7 +198,7 @@ def log_in(stack: Stack) -> requests.Session:
 def test_missed_messages_reach_the_queue_masked_with_what_came_next(stack: Stack) -> None:
     sender = family()
     say = stack.servers.texts
-    assert "Did you mean" in say(sender, "cells question")
+    assert "Did you mean" in say(sender, "cells and money")
     say(sender, "/something_else")
     say(sender, "Hi my name is Maria Lopez, call me at (617) 555-0142 about my son Liam")
     say(sender, "maria.lopez@gmail.com asdf qwerty zxcv")
@@ -208,12 +208,12 @@ def test_missed_messages_reach_the_queue_masked_with_what_came_next(stack: Stack
     items = {i.text: i for i in items_of(stack, sender)}
 
     assert set(items) == {
-        "cells question",
+        "cells and money",
         "Hi my name is [NAME], call me at [PHONE] about my son [NAME]",
         "[EMAIL] asdf qwerty zxcv",
         "my son has a fever right now",
     }
-    offered = items["cells question"]
+    offered = items["cells and money"]
     assert offered.reason == "did_you_mean"
     assert offered.reply == "utter_did_you_mean"
     assert offered.next_step == "Tapped “Something else”"
@@ -361,12 +361,12 @@ def test_staff_label_in_the_console_and_the_export_is_valid_training_data(
 def test_the_queue_keeps_its_tables_on_postgresql_too(stack: Stack, postgres_url: str) -> None:
     """The console's database in production: the same queue, labels and export input."""
     sender = family()
-    stack.servers.texts(sender, "cells question")
+    stack.servers.texts(sender, "cells and money")
     review.refresh(postgres_url, stack.tracker_url)
     [item] = [
         i for i in feedback_store.list_items(postgres_url, "open") if i.conversation_id == sender
     ]
-    assert item.text == "cells question" and item.reason == "did_you_mean"
+    assert item.text == "cells and money" and item.reason == "did_you_mean"
     assert feedback_store.label_item(postgres_url, item.id, "how_it_works", "alex")
-    assert [i.text for i in feedback_store.labelled_items(postgres_url)] == ["cells question"]
+    assert [i.text for i in feedback_store.labelled_items(postgres_url)] == ["cells and money"]
     assert review.refresh(postgres_url, stack.tracker_url) == 0

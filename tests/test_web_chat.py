@@ -112,8 +112,9 @@ def test_did_you_mean_offers_topics_and_a_safety_line_comes_first(page: Page) ->
     """Issues #13 and #14 as a family meets them in the widget."""
     chat = Chat(page)
     chat.open()
-    # Vague enough that the model is unsure (measured: it falls back, guessing contact_info).
-    chat.ask("cells question")
+    # Vague enough that the model is unsure (measured: it falls back, between cost and how
+    # the cells work).
+    chat.ask("cells and money")
     offer = page.locator(".cart-chat__quick-reply")
     expect(offer.last).to_have_text("Something else")
     first = offer.first.inner_text().strip()
